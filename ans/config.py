@@ -1,0 +1,31 @@
+"""Hydra/OmegaConf helpers: the config folder, the `repo_root` resolver, composing for tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = REPO_ROOT / "configs"
+STAGES = ("teacher", "student")
+
+
+def register_resolvers() -> None:
+    """`${repo_root:}` -> the checkout this package runs from (no absolute paths in configs)."""
+    if not OmegaConf.has_resolver("repo_root"):
+        OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
+
+
+register_resolvers()
+
+
+def compose(config_name: str, overrides: list[str] | None = None) -> DictConfig:
+    """Compose a primary config outside @hydra.main (tests, scripts, notebooks)."""
+    from hydra import compose as _compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return _compose(config_name=config_name, overrides=list(overrides or []))

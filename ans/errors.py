@@ -1,0 +1,10 @@
+"""The project's own error type for bad input: one clear line naming the file and the problem."""
+
+
+class AnsError(Exception):
+    """Bad input or configuration. str(err) is a single line meant for the user."""
+
+    def __init__(self, message: str, path: object | None = None):
+        self.path = None if path is None else str(path)
+        line = f"{self.path}: {message}" if self.path else message
+        super().__init__(" ".join(line.split()))  # always one line

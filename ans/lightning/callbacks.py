@@ -1,0 +1,57 @@
+"""Callbacks and plugins: export the best model.pt as training goes; atomic checkpoints."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from ans.audio import atomic_write_bytes
+from ans.checkpoint import save_model
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning checkpoints written to a temp file and renamed: a kill never leaves half a file."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        buf = io.BytesIO()
+        torch.save(checkpoint, buf)
+        atomic_write_bytes(path, buf.getvalue())
+
+
+class ExportModel(pl.Callback):
+    """After each validation, write `model.pt` (self-describing) when the monitored metric improves.
+
+    `last_model.pt` is written every validation too, so an interrupted run always has a usable
+    model. The training config (resolved dict) is embedded for reproducibility.
+    """
+
+    def __init__(self, dirpath: str, monitor: str = "val/loss", config: dict | None = None):
+        self.dirpath, self.monitor, self.config = Path(dirpath), monitor, config or {}
+        self.best = math.inf
+
+    def state_dict(self) -> dict:
+        return {"best": self.best}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best = float(state.get("best", math.inf))
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
+                   if k.startswith("val/") and torch.as_tensor(v).numel() == 1}
+        metrics.update(epoch=trainer.current_epoch, step=trainer.global_step)
+        config = dict(self.config)
+        if getattr(pl_module, "teacher_info", None):
+            config["teacher"] = pl_module.teacher_info
+        args = (pl_module.model, pl_module.kind, pl_module.normalizer)
+        save_model(self.dirpath / "last_model.pt", *args, config=config, metrics=metrics)
+        value = metrics.get(self.monitor, math.inf)
+        if value < self.best:
+            self.best = value
+            save_model(self.dirpath / "model.pt", *args, config=config, metrics=metrics)

@@ -1,0 +1,106 @@
+"""The causal DFSMN student, weight-compatible with "DFSMN ANS PSM 48k causal".
+
+Linear 120->256 + ReLU, 9 x UniDeepFsmn, Linear 256->961 + Sigmoid. Module and parameter
+names reproduce the reference state dict exactly (40 tensors, 1,505,985 parameters), so a
+reference checkpoint loads without renaming (see ans/convert.py).
+
+Streaming: `step()` consumes one frame and keeps, per layer, only the last N1-1 projected
+frames (the memory block's input); work per 20 ms hop is constant, and the output equals
+offline `forward()` on the whole sequence.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class AffineTransform(nn.Module):
+    """A Linear wrapped so that its keys read `<name>.linear.{weight,bias}` as in the reference."""
+
+    def __init__(self, input_dim: int, output_dim: int):
+        super().__init__()
+        self.linear = nn.Linear(input_dim, output_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+
+class UniDeepFsmn(nn.Module):
+    """h = ReLU(Wx + b); p = Vh; m = p + depthwise conv over time of p; y = x + m.
+
+    The memory conv looks back `lorder` frames (N1, the current one included) and ahead
+    `rorder` frames (N2, 0 = causal). It is a Conv2d (kernel [N1+N2, 1]) for key/shape
+    compatibility with the reference.
+    """
+
+    def __init__(self, dim: int = 256, hidden: int = 256, lorder: int = 20, rorder: int = 0):
+        super().__init__()
+        self.lorder, self.rorder = lorder, rorder
+        self.linear = nn.Linear(dim, hidden)
+        self.project = nn.Linear(hidden, dim, bias=False)
+        self.conv1 = nn.Conv2d(dim, dim, (lorder + rorder, 1), groups=dim, bias=False)
+
+    def memory(self, p: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) projected frames -> (B, T, D) memory output m = p + conv(p)."""
+        x = p.transpose(1, 2).unsqueeze(-1)  # B, D, T, 1
+        x = F.pad(x, (0, 0, self.lorder - 1, self.rorder))
+        return p + self.conv1(x).squeeze(-1).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.project(F.relu(self.linear(x)))
+        return x + self.memory(p)
+
+    def step(self, x: torch.Tensor, cache: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One frame (B, D) with cache (B, N1-1, D) of past p -> (y (B, D), new cache)."""
+        p = self.project(F.relu(self.linear(x)))
+        window = torch.cat([cache, p.unsqueeze(1)], dim=1)  # oldest ... newest, N1 frames
+        kernel = self.conv1.weight[:, 0, :, 0].transpose(0, 1)  # (N1, D)
+        m = p + (window * kernel).sum(dim=1)
+        return x + m, window[:, 1:]
+
+
+class DFSMN(nn.Module):
+    """Causal DFSMN mask estimator (defaults = the reference model)."""
+
+    def __init__(self, input_dim: int = 120, hidden: int = 256, output_dim: int = 961,
+                 fsmn_depth: int = 9, lorder: int = 20, rorder: int = 0):
+        super().__init__()
+        self.input_dim, self.hidden, self.output_dim = input_dim, hidden, output_dim
+        self.fsmn_depth, self.lorder, self.rorder = fsmn_depth, lorder, rorder
+        self.linear1 = AffineTransform(input_dim, hidden)
+        self.deepfsmn = nn.Sequential(*[UniDeepFsmn(hidden, hidden, lorder, rorder)
+                                        for _ in range(fsmn_depth)])
+        self.linear2 = AffineTransform(hidden, output_dim)
+
+    @property
+    def streamable(self) -> bool:
+        return self.rorder == 0
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, T, input_dim) -> mask (B, T, output_dim)."""
+        x = F.relu(self.linear1(feats))
+        x = self.deepfsmn(x)
+        return torch.sigmoid(self.linear2(x))
+
+    def init_cache(self, batch: int = 1, device=None, dtype=torch.float32) -> torch.Tensor:
+        """Streaming state: per layer the last N1-1 projected frames, (B, depth, N1-1, hidden)."""
+        return torch.zeros(batch, self.fsmn_depth, self.lorder - 1, self.hidden, device=device, dtype=dtype)
+
+    def step(self, frame: torch.Tensor, cache: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One feature frame (B, input_dim) -> (mask frame (B, output_dim), new cache)."""
+        if not self.streamable:
+            raise RuntimeError("frame-by-frame streaming needs rorder == 0 (a causal student)")
+        x = F.relu(self.linear1(frame))
+        new = []
+        for i, layer in enumerate(self.deepfsmn):
+            x, c = layer.step(x, cache[:, i])
+            new.append(c)
+        return torch.sigmoid(self.linear2(x)), torch.stack(new, dim=1)
+
+    def macs_per_frame(self) -> int:
+        """Multiply-adds for one 20 ms frame (linear layers + memory taps)."""
+        h = self.hidden
+        per_layer = h * h + h * h + h * (self.lorder + self.rorder)
+        return self.input_dim * h + self.fsmn_depth * per_layer + h * self.output_dim

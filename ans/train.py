@@ -1,0 +1,59 @@
+"""`python -m ans.train teacher|student [hydra overrides]`: run one training stage.
+
+The first argument picks the primary config (configs/teacher.yaml or configs/student.yaml);
+everything after it goes to Hydra unchanged (group=option, key=value, -m for multirun).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HELP = """usage: python -m ans.train {teacher,student} [hydra overrides ...]
+
+  teacher   stage 1: train the non-causal Conv+BLSTM teacher on simulated noisy speech
+            (configs/teacher.yaml)
+  student   stage 2: distil the causal DFSMN student from a frozen teacher
+            (configs/student.yaml; teacher_ckpt=PATH/model.pt, default: newest teacher run)
+
+Overrides are Hydra syntax, e.g.
+  python -m ans.train teacher data=demo trainer=gpu trainer.max_steps=5000
+  python -m ans.train student teacher_ckpt=outputs/teacher/RUN/model.pt distill.alpha=0.7
+  python -m ans.train teacher run_name=exp1        # rerun the same command to resume exp1
+  python -m ans.train teacher ckpt_path=last       # resume the newest teacher run
+  python -m ans.train teacher -m optim.lr=1e-3,3e-4  # multirun sweep
+  python -m ans.train teacher --help               # Hydra's help: groups and options
+Runs are written to outputs/<stage>/<run_name>/ (model.pt, checkpoints/, logs)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(HELP)
+        return 0
+    from ans.config import CONFIG_DIR, STAGES
+
+    stage, rest = argv[0], argv[1:]
+    if stage not in STAGES:
+        print(f"ans.train: unknown stage {stage!r} (choose one of: {', '.join(STAGES)})", file=sys.stderr)
+        return 2
+    import hydra
+
+    from ans.errors import AnsError
+    from ans.training import run
+
+    def _task(cfg) -> float | None:
+        try:
+            metrics = run(cfg)
+        except AnsError as e:
+            print(f"ans.train: {e}", file=sys.stderr)
+            raise SystemExit(1) from None
+        return metrics.get("val/loss")
+
+    sys.argv = [f"{Path(sys.argv[0]).name} {stage}", *rest]
+    hydra.main(config_path=str(CONFIG_DIR), config_name=stage, version_base="1.3")(_task)()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

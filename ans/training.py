@@ -1,0 +1,106 @@
+"""Build everything from a composed config and run one Lightning training stage."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from ans.errors import AnsError
+from ans.lightning.callbacks import AtomicCheckpointIO, ExportModel
+from ans.lightning.distill_module import DistillModule
+from ans.lightning.mask_module import MaskModule
+
+
+def newest(pattern: str) -> str | None:
+    found = [p for p in glob.glob(pattern) if os.path.isfile(p)]
+    return max(found, key=os.path.getmtime) if found else None
+
+
+def resolve_resume(cfg: DictConfig) -> str | None:
+    """ckpt_path: explicit path | "last" (newest run of this task) | null (auto: this run_dir)."""
+    ckpt = cfg.get("ckpt_path")
+    if ckpt == "last":
+        found = newest(f"{cfg.paths.output_dir}/{cfg.task_name}/*/checkpoints/last.ckpt")
+        if found is None:
+            raise AnsError(f"ckpt_path=last: no {cfg.task_name} run with checkpoints/last.ckpt "
+                           f"under {cfg.paths.output_dir}")
+        return found
+    if ckpt:
+        if not Path(ckpt).is_file():
+            raise AnsError("no such checkpoint", ckpt)
+        return str(ckpt)
+    auto = Path(cfg.paths.run_dir) / "checkpoints" / "last.ckpt"
+    return str(auto) if auto.is_file() else None
+
+
+def resolve_teacher(cfg: DictConfig) -> str:
+    path = cfg.get("teacher_ckpt")
+    if path:
+        if not Path(path).is_file():
+            raise AnsError("teacher_ckpt: no such model file", path)
+        return str(path)
+    found = newest(f"{cfg.paths.output_dir}/teacher/*/model.pt")
+    if found is None:
+        raise AnsError("no teacher to distil from: train one first (python -m ans.train teacher) "
+                       "or pass teacher_ckpt=PATH/model.pt")
+    print(f"ans.train: distilling from the newest teacher {found}")
+    return found
+
+
+def build_module(cfg: DictConfig) -> MaskModule:
+    kwargs = dict(model=instantiate(cfg.model), features=instantiate(cfg.features),
+                  loss=instantiate(cfg.loss), augment=instantiate(cfg.augment),
+                  optim=OmegaConf.to_container(cfg.optim, resolve=True), kind=cfg.stage,
+                  val_metric_items=cfg.val_metric_items)
+    if cfg.stage == "student" and cfg.distill.enabled:
+        return DistillModule(**kwargs, teacher_ckpt=resolve_teacher(cfg), alpha=cfg.distill.alpha)
+    return MaskModule(**kwargs)
+
+
+@torch.no_grad()
+def fit_normalizer(module: MaskModule, datamodule: pl.LightningDataModule, n_batches: int) -> None:
+    """Per-bin fbank mean/std from a few training batches (no dither), stored in the model."""
+    loader = datamodule.train_dataloader()
+    feats = []
+    for i, batch in enumerate(loader):
+        if i >= n_batches:
+            break
+        module.features.eval()
+        feats.append(module.features.fbank(batch["noisy"].float()))
+    module.features.train()
+    module.normalizer.fit(feats)
+    module.norm_fitted.fill_(True)
+
+
+def run(cfg: DictConfig) -> dict:
+    """Train one stage; returns the final callback metrics (floats)."""
+    pl.seed_everything(int(cfg.seed), workers=True)
+    datamodule = instantiate(cfg.data)
+    module = build_module(cfg)
+    resume = resolve_resume(cfg)
+    if resume:
+        print(f"ans.train: resuming from {resume}")
+    elif not bool(module.norm_fitted):
+        datamodule.setup("fit")
+        fit_normalizer(module, datamodule, int(cfg.norm_batches))
+        pl.seed_everything(int(cfg.seed), workers=True)
+
+    config = OmegaConf.to_container(cfg, resolve=True)
+    callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values()]
+    callbacks.append(ExportModel(cfg.paths.run_dir, monitor="val/loss", config=config))
+    loggers = [instantiate(c) for c in cfg.get("logger", {}).values()] or False
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers,
+                                      plugins=[AtomicCheckpointIO()])
+    Path(cfg.paths.run_dir).mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, Path(cfg.paths.run_dir) / "config.yaml", resolve=True)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.as_tensor(v).numel() == 1}
+    metrics["global_step"] = trainer.global_step
+    print(f"ans.train: {cfg.stage} done after {trainer.global_step} steps; model: {cfg.paths.run_dir}/model.pt")
+    return metrics

@@ -1,0 +1,31 @@
+"""Shared fixtures: real configs composed with the `debug=fast` overrides, shrunk further."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def tiny_overrides(tmp_path, stage: str) -> list[str]:
+    """Overrides that make a real stage run in seconds inside tmp_path."""
+    over = ["debug=fast", f"paths.output_dir={tmp_path}/outputs", f"paths.data_dir={tmp_path}/data",
+            "run_name=t"]
+    if stage == "teacher":
+        over.append("model=teacher_tiny")
+    return over
+
+
+@pytest.fixture
+def compose_cfg(tmp_path):
+    from ans.config import compose
+
+    def _compose(stage: str, extra: list[str] | None = None):
+        return compose(stage, tiny_overrides(tmp_path, stage) + list(extra or []))
+
+    return _compose
