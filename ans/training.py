@@ -92,9 +92,9 @@ def run(cfg: DictConfig) -> dict:
         pl.seed_everything(int(cfg.seed), workers=True)
 
     config = OmegaConf.to_container(cfg, resolve=True)
-    callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values()]
+    callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
     callbacks.append(ExportModel(cfg.paths.run_dir, monitor="val/loss", config=config))
-    loggers = [instantiate(c) for c in cfg.get("logger", {}).values()] or False
+    loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None] or False
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers,
                                       plugins=[AtomicCheckpointIO()])
     Path(cfg.paths.run_dir).mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,16 @@
 import pytest
 import torch
 
-from ans.features import (FRAME, HOP, N_BINS, N_MELS, FeatureExtractor, Normalizer,
-                          kaldi_fbank_reference, num_frames)
+from ans.features import (
+    FRAME,
+    HOP,
+    N_BINS,
+    N_MELS,
+    FeatureExtractor,
+    Normalizer,
+    kaldi_fbank_reference,
+    num_frames,
+)
 
 
 @pytest.mark.parametrize("n", [1, 959, 960, 961, 1920, 4801, 48_000 + 123])
