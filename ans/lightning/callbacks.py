@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from ans.audio import atomic_write_bytes
+from ans.audio import atomic_write_bytes, atomic_write_text
 from ans.checkpoint import save_model
 
 
@@ -41,8 +42,15 @@ class ExportModel(pl.Callback):
         self.best = float(state.get("best", math.inf))
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero:
-            return
+        if not trainer.sanity_checking and trainer.is_global_zero:
+            self._export(trainer, pl_module)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
+        # A run whose step budget ends before its first validation still gets a model.pt.
+        if trainer.is_global_zero and not (self.dirpath / "model.pt").exists():
+            self._export(trainer, pl_module, force_best=True)
+
+    def _export(self, trainer: pl.Trainer, pl_module, force_best: bool = False) -> None:
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
                    if k.startswith("val/") and torch.as_tensor(v).numel() == 1}
         metrics.update(epoch=trainer.current_epoch, step=trainer.global_step)
@@ -52,6 +60,25 @@ class ExportModel(pl.Callback):
         args = (pl_module.model, pl_module.kind, pl_module.normalizer)
         save_model(self.dirpath / "last_model.pt", *args, config=config, metrics=metrics)
         value = metrics.get(self.monitor, math.inf)
-        if value < self.best:
-            self.best = value
+        if value < self.best or force_best:
+            self.best = min(value, self.best)
             save_model(self.dirpath / "model.pt", *args, config=config, metrics=metrics)
+
+
+class RecordBatches(pl.Callback):
+    """Write the (epoch, index) of every training item each rank saw to `items_rank<R>.json`.
+
+    A debugging aid (and what the DDP test uses to prove ranks draw different data):
+        python -m ans.train teacher +callbacks.record._target_=ans.lightning.callbacks.RecordBatches
+            +callbacks.record.dirpath=outputs/ids
+    """
+
+    def __init__(self, dirpath: str):
+        self.dirpath, self.items = Path(dirpath), []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        meta = batch["meta"]
+        self.items += [[int(e), int(i)] for e, i in zip(meta["epoch"], meta["index"])]
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        atomic_write_text(self.dirpath / f"items_rank{trainer.global_rank}.json", json.dumps(self.items))

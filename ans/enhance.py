@@ -1,0 +1,273 @@
+"""Offline enhancement of waveforms, files and folders with an exported model.pt.
+
+    python -m ans.enhance INPUT -o OUTPUT [--model PATH] [--overwrite] [--float] [--jobs N]
+
+INPUT is a file (-> OUTPUT file) or a folder (-> OUTPUT folder, same relative names for every
+*.wav/*.flac/*.ogg below it). The input is never overwritten; an existing output is refused
+(file mode) or reported and left alone (folder mode) unless --overwrite; every output is
+written atomically, so concurrent runs never leave half-written files. Bad input gets one
+line on stderr naming the file, and the exit code is 1 (folder mode: after the other files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import struct
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ans.audio import SAMPLE_RATE, check_waveform, read_audio, resample, write_audio
+from ans.checkpoint import load_model
+from ans.errors import AnsError
+from ans.features import FRAME, HOP, FeatureExtractor, Normalizer, pad_for_frames
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = REPO_ROOT / "pretrained" / "student" / "model.pt"
+AUDIO_EXTS = (".wav", ".flac", ".ogg")
+BLOCK = 512  # frames per block for the frame-local stages (~10 s)
+
+
+def default_model_path() -> Path:
+    if not DEFAULT_MODEL.is_file():
+        raise AnsError("no default model: pass --model PATH (or model=PATH) or train one with "
+                       "`python -m ans.train student`", DEFAULT_MODEL)
+    return DEFAULT_MODEL
+
+
+def output_length(n: int, sr: int) -> int:
+    """Samples at 48 kHz for n samples at sr (same duration, rounded half up)."""
+    return int(math.floor(n * SAMPLE_RATE / sr + 0.5))
+
+
+def check_wav_complete(data: bytes, size: int, label: str) -> None:
+    """Refuse a RIFF/WAVE whose data chunk declares more bytes than the file holds.
+
+    libsndfile silently reads what is there, so a truncated upload would pass unnoticed.
+    `data` is the head of the file (enough to reach the data chunk), `size` its full length.
+    """
+    if len(data) < 12 or data[:4] not in (b"RIFF", b"RIFX") or data[8:12] != b"WAVE":
+        return
+    fmt = "<I" if data[:4] == b"RIFF" else ">I"
+    pos = 12
+    while pos + 8 <= len(data):
+        cid, csize = data[pos:pos + 4], struct.unpack(fmt, data[pos + 4:pos + 8])[0]
+        if cid == b"data":
+            avail = size - pos - 8
+            if 0 < csize < 0xFFFFFFFF and csize > avail:
+                raise AnsError(f"truncated wav file (header declares {csize} bytes of audio, "
+                               f"file holds {max(avail, 0)})", label)
+            return
+        pos += 8 + csize + (csize & 1)
+
+
+def load_input(path: str | os.PathLike, max_bytes: int | None = None) -> tuple[np.ndarray, int]:
+    """Read channel 0 of an audio file after the size and truncation checks."""
+    path = Path(path)
+    if not path.is_file():
+        raise AnsError("no such file", path)
+    size = path.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise AnsError(f"file is {size} bytes, over the {max_bytes}-byte limit", path)
+    with open(path, "rb") as f:
+        check_wav_complete(f.read(1 << 16), size, str(path))
+    return read_audio(path)
+
+
+class Enhancer:
+    """Mask-based enhancement with a teacher or student model (whole file at once)."""
+
+    def __init__(self, model: torch.nn.Module, normalizer: Normalizer | None = None,
+                 kind: str | None = None, source: str | None = None):
+        self.model = model.eval().float()
+        self.normalizer = (normalizer or Normalizer()).eval().float()
+        self.fe = FeatureExtractor().eval()
+        self.kind = kind or ("student" if getattr(model, "streamable", False) else "teacher")
+        self.source = source
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike) -> Enhancer:
+        model, normalizer, payload = load_model(path)
+        return cls(model, normalizer, kind=payload.get("kind"), source=str(path))
+
+    @property
+    def streamable(self) -> bool:
+        return bool(getattr(self.model, "streamable", False))
+
+    @torch.inference_mode()
+    def enhance_48k(self, wave: torch.Tensor) -> torch.Tensor:
+        """(N,) float32 48 kHz tensor -> enhanced (N,) tensor.
+
+        Same result as fbank -> model -> mask * stft -> istft on the whole signal, but the
+        frame-local stages run BLOCK frames at a time so a long file needs little memory.
+        """
+        n = wave.shape[-1]
+        frames = pad_for_frames(wave.reshape(1, n).float())[0].unfold(0, FRAME, HOP)  # (T, FRAME) view
+        t_total = frames.shape[0]
+        feats = torch.cat([self.fe.fbank_frames(frames[i:i + BLOCK]) for i in range(0, t_total, BLOCK)])
+        mask = self.model(self.normalizer(feats).unsqueeze(0))[0]
+        hops = wave.new_zeros(t_total + 1, HOP)  # weighted overlap-add, one row per hop
+        for i in range(0, t_total, BLOCK):
+            blk = frames[i:i + BLOCK]
+            synth = self.fe.synthesis_frame(self.fe.analysis_frame(blk) * mask[i:i + BLOCK])
+            hops[i:i + blk.shape[0]] += synth[:, :HOP]
+            hops[i + 1:i + 1 + blk.shape[0]] += synth[:, HOP:]
+        return (hops[1:] / self.fe.ola_envelope()).reshape(-1)[:n]
+
+    def enhance(self, x: np.ndarray, sr: int, name: str = "<array>") -> np.ndarray:
+        """Any-rate waveform (mono, or (samples, channels): channel 0) -> 48 kHz float32, same duration."""
+        x = check_waveform(x, sr, name)
+        if x.size == 0:
+            raise AnsError("empty audio (0 samples)", name)
+        n_out = max(1, output_length(x.size, int(sr)))
+        if not np.any(x):
+            return np.zeros(n_out, dtype=np.float32)
+        with torch.inference_mode():
+            wave = resample(torch.from_numpy(np.ascontiguousarray(x)), int(sr))
+            if wave.shape[-1] != n_out:
+                wave = torch.nn.functional.pad(wave[:n_out], (0, max(0, n_out - wave.shape[-1])))
+            return self.enhance_48k(wave).numpy().astype(np.float32, copy=False)
+
+    def enhance_file(self, in_path: str | os.PathLike, out_path: str | os.PathLike,
+                     overwrite: bool = False, subtype: str = "PCM_16",
+                     max_bytes: int | None = None) -> Path:
+        """Enhance one file into `out_path` (never the input; existing output only with overwrite)."""
+        src, dst = Path(in_path), Path(out_path)
+        if not src.is_file():
+            raise AnsError("no such file", src)
+        if is_same_file(src, dst):
+            raise AnsError("refusing to overwrite the input file (choose another output)", dst)
+        if dst.is_dir():
+            raise AnsError("output is a folder, expected a file name", dst)
+        if dst.exists() and not overwrite:
+            raise AnsError("output exists (pass --overwrite to replace it)", dst)
+        x, sr = load_input(src, max_bytes)
+        y = self.enhance(x, sr, name=str(src))
+        return publish(dst, y, subtype_for(dst, subtype), overwrite)
+
+    def streaming(self):
+        """A StreamingEnhancer sharing this (streamable student) model."""
+        from ans.streaming import StreamingEnhancer
+        return StreamingEnhancer((self.model, self.normalizer))
+
+
+def is_same_file(a: Path, b: Path) -> bool:
+    try:
+        if b.exists() and os.path.samefile(a, b):
+            return True
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def subtype_for(path: Path, subtype: str) -> str:
+    """soundfile subtype for the output container (FLAC has no float, OGG is Vorbis)."""
+    ext = path.suffix.lower()
+    if ext == ".ogg":
+        return "VORBIS"
+    if ext == ".flac":
+        return "PCM_24" if subtype == "FLOAT" else "PCM_16"
+    return subtype
+
+
+def publish(dst: Path, y: np.ndarray, subtype: str, overwrite: bool) -> Path:
+    """Write a complete temp file next to dst, then move it in; without overwrite a hard
+    link makes the final step fail (instead of replacing) if another run got there first."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part{dst.suffix}")
+    if subtype != "FLOAT":
+        y = np.clip(y, -1.0, 1.0)
+    write_audio(tmp, y, SAMPLE_RATE, subtype=subtype)
+    try:
+        if overwrite:
+            os.replace(tmp, dst)
+        else:
+            try:
+                os.link(tmp, dst)
+            except FileExistsError:
+                raise AnsError("output exists (pass --overwrite to replace it)", dst) from None
+            except OSError:  # no hard links on this filesystem
+                if dst.exists():
+                    raise AnsError("output exists (pass --overwrite to replace it)", dst) from None
+                os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dst
+
+
+def find_audio(root: Path, exclude: Path | None = None) -> list[Path]:
+    out = []
+    for p in sorted(root.rglob("*")):
+        if p.suffix.lower() not in AUDIO_EXTS or p.name.startswith(".") or not p.is_file():
+            continue
+        if exclude is not None and p.resolve().is_relative_to(exclude):
+            continue
+        out.append(p)
+    return out
+
+
+def _run_folder(enh: Enhancer, src: Path, dst: Path, args) -> int:
+    if dst.exists() and not dst.is_dir():
+        raise AnsError("input is a folder, so the output must be a folder", dst)
+    files = find_audio(src, exclude=dst.resolve() if dst.resolve() != src.resolve() else None)
+    if not files:
+        raise AnsError(f"no audio files ({', '.join('*' + e for e in AUDIO_EXTS)}) in folder", src)
+    from tqdm import tqdm
+
+    def one(p: Path) -> str | None:
+        try:
+            enh.enhance_file(p, dst / p.relative_to(src), args.overwrite, args.subtype, args.max_bytes)
+        except AnsError as e:
+            return str(e)
+        except (OSError, RuntimeError, ValueError) as e:
+            return f"{p}: failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+        return None
+
+    failed = 0
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool, \
+            tqdm(total=len(files), desc="enhance", unit="file", disable=None) as bar:
+        for err in pool.map(one, files):
+            if err:
+                failed += 1
+                tqdm.write(err, file=sys.stderr)
+            bar.update(1)
+    print(f"enhanced {len(files) - failed} of {len(files)} files into {dst}"
+          + (f"; {failed} failed" if failed else ""), file=sys.stderr if failed else sys.stdout)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ans.enhance", description=__doc__.split("\n\n")[0])
+    ap.add_argument("input", type=Path, help="audio file or folder")
+    ap.add_argument("-o", "--output", type=Path, required=True, help="output file or folder")
+    ap.add_argument("--model", type=Path, default=None, help=f"model.pt (default {DEFAULT_MODEL})")
+    ap.add_argument("--overwrite", action="store_true", help="replace existing outputs (never the input)")
+    ap.add_argument("--float", dest="subtype", action="store_const", const="FLOAT", default="PCM_16",
+                    help="write 32-bit float wav instead of 16-bit PCM")
+    ap.add_argument("--jobs", type=int, default=1, help="files enhanced in parallel (folder mode)")
+    ap.add_argument("--max-bytes", type=int, default=None, help="refuse input files larger than this")
+    args = ap.parse_args(argv)
+    try:
+        src = args.input
+        if not src.exists():
+            raise AnsError("no such file or folder", src)
+        enh = Enhancer.from_checkpoint(args.model or default_model_path())
+        if src.is_dir():
+            return _run_folder(enh, src, args.output, args)
+        dst = args.output / src.name if args.output.is_dir() else args.output
+        enh.enhance_file(src, dst, args.overwrite, args.subtype, args.max_bytes)
+        print(dst)
+        return 0
+    except AnsError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
