@@ -81,6 +81,10 @@ def fit_normalizer(module: MaskModule, datamodule: pl.LightningDataModule, n_bat
 def run(cfg: DictConfig) -> dict:
     """Train one stage; returns the final callback metrics (floats)."""
     pl.seed_everything(int(cfg.seed), workers=True)
+    # Denormal floats (tiny LSTM/mask gradients) make CPU steps several times slower.
+    torch.set_flush_denormal(True)
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg.threads))
     datamodule = instantiate(cfg.data)
     module = build_module(cfg)
     resume = resolve_resume(cfg)

@@ -86,6 +86,14 @@ class Simulator:
         self.speech_pool = sp.select(split=split, min_duration=0.0)
         if self.speech_pool.size == 0:
             raise AnsError(f"no speech files for split '{split}'", sp.path)
+        # Babble and second talkers come from other speakers of the split; a split with too few
+        # speakers for babble (the demo corpus's valid/test splits) borrows the other splits'.
+        n_spk = np.unique(sp.speaker[self.speech_pool]).size
+        self.other_pool = self.speech_pool
+        if n_spk <= self.cfg.babble_talkers[0]:
+            self.other_pool = sp.select(kind="speech", min_duration=0.0)
+            log.warning("%s: split '%s' has %d speaker(s); babble and second talkers are drawn "
+                        "from all splits", corpus.root, split, n_spk)
         dur = sp.duration[self.speech_pool].astype(np.float64)
         self._speech_cdf = np.cumsum(dur) / dur.sum()  # duration-weighted file draws
         self.noise_pools: dict[str, np.ndarray] = {}
@@ -137,16 +145,17 @@ class Simulator:
                                     .clip(0, self.speech_pool.size - 1)])
 
     def _other_speaker(self, rng: np.random.Generator, exclude: int, avoid: set[int] | None = None) -> int:
-        """A speech file of the split by another speaker (new ones preferred; falls back)."""
+        """A speech file by another speaker (new ones preferred; falls back)."""
         spk = self.corpus.speech.speaker
+        pool = self.other_pool
         best = None
         for _ in range(64):
-            i = int(self.speech_pool[rng.integers(self.speech_pool.size)])
+            i = int(pool[rng.integers(pool.size)])
             if spk[i] != exclude:
                 if avoid is None or int(spk[i]) not in avoid:
                     return i
                 best = i if best is None else best
-        return best if best is not None else int(self.speech_pool[rng.integers(self.speech_pool.size)])
+        return best if best is not None else int(pool[rng.integers(pool.size)])
 
     def _active_fraction(self, x: np.ndarray) -> float:
         frame = SAMPLE_RATE // 50

@@ -1,0 +1,156 @@
+"""Inputs of `ans.evaluate`: the systems to score and the test-set items.
+
+- systems: `noisy`, `spectral_gate`, `oracle_psm`, the peers (skipped with a reason when not
+  installed) and model.pt files (default: the newest outputs/{teacher,student}/*/model.pt,
+  else pretrained/), each as a plain dict spec that worker processes rebuild from;
+- test set: a paired folder (noisy/, clean/, same names; optional metadata.csv), a folder of
+  noisy files only (no-reference mode), or a manifest CSV/JSONL.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+from ans.config import REPO_ROOT
+from ans.errors import AnsError
+
+SAMPLE_RATE = 48_000
+PEER_NAMES = ("rnnoise", "deepfilternet3")
+BUILTIN = ("noisy", "spectral_gate", "oracle_psm", *PEER_NAMES)
+
+
+# --------------------------------------------------------------------------- systems
+def find_models(output_dir: str | Path, pretrained_dir: str | Path = REPO_ROOT / "pretrained") -> list[str]:
+    """Newest outputs/{teacher,student}/*/model.pt per kind; pretrained/ when there is none."""
+    found = []
+    for kind in ("teacher", "student"):
+        runs = [p for p in glob.glob(f"{output_dir}/{kind}/*/model.pt") if os.path.isfile(p)]
+        if not runs:
+            runs = [p for pat in (f"{pretrained_dir}/{kind}/model.pt", f"{pretrained_dir}/*/{kind}/model.pt")
+                    for p in glob.glob(pat) if os.path.isfile(p)]
+        if runs:
+            found.append(max(runs, key=os.path.getmtime))
+    return found
+
+
+def _resolve(path: str | Path) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() or p.exists() else REPO_ROOT / p
+
+
+def model_specs(paths: list[str]) -> list[dict]:
+    """{name, type: model, path, kind, params, latency_ms} per model.pt (names made unique)."""
+    from ans.checkpoint import load_payload
+
+    specs, seen = [], {}
+    for p in paths:
+        path = _resolve(p)
+        payload = load_payload(path)
+        kind = str(payload.get("kind") or "model")
+        params = payload.get("parameters")
+        if params is None:
+            params = int(sum(t.numel() for t in payload["state_dict"].values()))
+        streamable = kind == "student" and int(payload.get("model_kwargs", {}).get("rorder", 0)) == 0
+        seen[kind] = seen.get(kind, 0) + 1
+        specs.append({"name": kind, "type": "model", "path": str(path), "kind": kind, "params": int(params),
+                      "latency_ms": 1000.0 * 1920 / SAMPLE_RATE if streamable else None,
+                      "latency": "40 ms (streaming)" if streamable else "whole utterance"})
+    for s in specs:  # several models of one kind: name them by their run folder
+        if seen[s["name"]] > 1:
+            s["name"] = f"{s['kind']}:{Path(s['path']).parent.name}"
+    return specs
+
+
+def system_specs(baselines: list[str], model_paths: list[str], with_reference: bool
+                 ) -> tuple[list[dict], dict[str, str]]:
+    """(ordered system specs, {skipped system: reason})."""
+    from ans.baselines import PEERS, SpectralGate
+
+    specs, skipped = [], {}
+    for b in baselines:
+        if b not in BUILTIN:
+            raise AnsError(f"unknown baseline {b!r}; choose from {list(BUILTIN)}")
+        if b == "noisy":
+            specs.append({"name": "noisy", "type": "noisy", "params": None, "latency_ms": 0.0,
+                          "latency": "0 ms (input)"})
+        elif b == "oracle_psm":
+            if with_reference:
+                specs.append({"name": "oracle_psm", "type": "oracle", "params": None, "latency_ms": None,
+                              "latency": "oracle (needs clean)"})
+            else:
+                skipped["oracle_psm"] = "no-reference mode: the oracle needs the clean signal"
+        elif b == "spectral_gate":
+            specs.append({"name": b, "type": "baseline", "params": SpectralGate.params,
+                          "latency_ms": None, "latency": "whole utterance"})
+        else:
+            reason = PEERS[b].unavailable_reason()
+            if reason is not None:
+                skipped[b] = reason
+                continue
+            lat = 1000.0 * (PEERS[b].delay_samples + PEERS[b].hop) / SAMPLE_RATE
+            specs.append({"name": b, "type": "peer", "params": PEERS[b].params, "latency_ms": lat,
+                          "latency": f"{lat:g} ms (streaming)"})
+    specs += model_specs(model_paths)
+    return specs, skipped
+
+
+# --------------------------------------------------------------------------- test set
+def _read_table(path: Path) -> list[dict]:
+    import csv
+    import json
+
+    if path.suffix.lower() in (".jsonl", ".json"):
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def load_test_set(test_set: str | Path | None, manifest: str | Path | None = None,
+                  reference: str | bool = "auto", max_files: int | None = None) -> list[dict]:
+    """Items {name, noisy, clean|None, category, snr_db|None, snr_band|None, source_rate|None}."""
+    from ans.enhance import find_audio
+
+    items = []
+    if manifest:
+        mpath = _resolve(manifest)
+        if not mpath.is_file():
+            raise AnsError("no such manifest", mpath)
+        for row in _read_table(mpath):
+            if not row.get("noisy"):
+                raise AnsError("manifest rows need a 'noisy' column", mpath)
+            noisy = mpath.parent / row["noisy"]
+            clean = mpath.parent / row["clean"] if row.get("clean") else None
+            items.append({**row, "name": row.get("name") or Path(row["noisy"]).stem,
+                          "noisy": str(noisy), "clean": str(clean) if clean else None})
+    else:
+        root = _resolve(test_set)
+        if not root.is_dir():
+            raise AnsError("test set folder not found (make one: python scripts/make_test_set.py)", root)
+        noisy_dir = root / "noisy" if (root / "noisy").is_dir() else root
+        meta = {}
+        if (root / "metadata.csv").is_file():
+            meta = {r["name"]: r for r in _read_table(root / "metadata.csv")}
+        for p in find_audio(noisy_dir):
+            name = str(p.relative_to(noisy_dir).with_suffix(""))
+            clean = root / "clean" / p.relative_to(noisy_dir)
+            items.append({**meta.get(name, {}), "name": name, "noisy": str(p),
+                          "clean": str(clean) if noisy_dir != root and clean.is_file() else None})
+    if not items:
+        raise AnsError("test set has no audio files", manifest or test_set)
+    items.sort(key=lambda r: r["name"])
+    if max_files:
+        items = items[: int(max_files)]
+    paired = reference not in (False, "false", "False") and all(it["clean"] for it in items)
+    if reference in (True, "true", "True") and not paired:
+        raise AnsError("reference=true but some noisy files have no clean counterpart", manifest or test_set)
+    for it in items:
+        if not paired:
+            it["clean"] = None
+        it["category"] = it.get("category") or "unknown"
+        for k in ("snr_db", "source_rate"):
+            v = it.get(k)
+            it[k] = float(v) if v not in (None, "") else None
+        it["snr_band"] = it.get("snr_band") or None
+    return items
