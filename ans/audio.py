@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -43,31 +44,76 @@ def read_audio(path: str | os.PathLike | bytes, *, start: int = 0, frames: int =
 
 def check_waveform(x: np.ndarray, sr: int, label: str = "<array>") -> np.ndarray:
     """Validate a mono waveform: finite samples and a supported rate. Returns float32."""
-    x = np.asarray(x)
+    try:
+        x = np.asarray(x)
+    except (ValueError, TypeError) as e:  # ragged nested lists
+        raise AnsError(f"not an audio array ({str(e).splitlines()[0] if str(e) else type(e).__name__})",
+                       label) from None
     if x.ndim == 2:
-        x = x[:, 0] if x.shape[0] > x.shape[1] else x[0]
+        x = x.reshape(0) if x.size == 0 else x[:, 0] if x.shape[0] > x.shape[1] else x[0]
     if x.ndim != 1:
         raise AnsError(f"expected mono or (samples, channels) audio, got shape {x.shape}", label)
     if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
         raise AnsError(f"unsupported sample type {x.dtype}", label)
-    if np.issubdtype(x.dtype, np.integer):
-        scale = float(np.iinfo(x.dtype).max) + 1.0
-        x = x.astype(np.float64) / scale
-    x = x.astype(np.float32, copy=False)
+    if np.issubdtype(x.dtype, np.integer):  # PCM; unsigned (e.g. uint8 wav) is offset binary
+        info = np.iinfo(x.dtype)
+        scale = float(info.max) + 1.0 if info.min < 0 else (float(info.max) + 1.0) / 2
+        x = (x.astype(np.float64) - (0.0 if info.min < 0 else scale)) / scale
+    with np.errstate(over="ignore"):  # float64 beyond float32 range -> inf -> refused below
+        x = x.astype(np.float32, copy=False)
     if not np.isfinite(x).all():
         raise AnsError("audio contains NaN or Inf samples", label)
-    if not isinstance(sr, int | np.integer) or sr < MIN_SAMPLE_RATE:
+    if isinstance(sr, bool) or not isinstance(sr, int | np.integer):
+        raise AnsError(f"sample rate must be an integer number of Hz, got {sr!r}", label)
+    if sr < MIN_SAMPLE_RATE:
         raise AnsError(f"unsupported sample rate {sr} Hz (need >= {MIN_SAMPLE_RATE} Hz)", label)
     if sr > 384_000:
         raise AnsError(f"unsupported sample rate {sr} Hz (need <= 384000 Hz)", label)
     return x
 
 
+_MAX_KERNEL = 1 << 18  # torchaudio kernel elements (1 MB) above which the direct path is used
+
+
 def resample(x: torch.Tensor, sr_from: int, sr_to: int = SAMPLE_RATE) -> torch.Tensor:
-    """Band-limited resampling (torchaudio's windowed sinc); identity when rates match."""
+    """Band-limited resampling (torchaudio's windowed sinc); identity when rates match.
+
+    torchaudio builds one kernel row per output phase: (sr_to/g) x (sr_from/g) for g = gcd, so
+    a rate like 44101 Hz would need an 8 GB kernel. Such ratios use `_resample_direct`, the same
+    filter evaluated per output sample (bounded memory, same output length).
+    """
+    sr_from, sr_to = int(sr_from), int(sr_to)
     if sr_from == sr_to:
         return x
-    return AF.resample(x, int(sr_from), int(sr_to))
+    g = math.gcd(sr_from, sr_to)
+    width = math.ceil(6 * sr_from / (min(sr_from, sr_to) * 0.99))
+    if (sr_to // g) * (sr_from // g + 2 * width) <= _MAX_KERNEL:
+        return AF.resample(x, sr_from, sr_to)
+    return _resample_direct(x, sr_from, sr_to)
+
+
+def _resample_direct(x: torch.Tensor, sr_from: int, sr_to: int, lowpass_filter_width: int = 6,
+                     rolloff: float = 0.99, chunk: int = 1 << 14) -> torch.Tensor:
+    """torchaudio's sinc_interp_hann resampler computed per output sample, in chunks."""
+    shape, n = x.shape[:-1], x.shape[-1]
+    flat = x.reshape(-1, n).to(torch.float32)
+    n_out = -(-sr_to * n // sr_from)  # ceil, as torchaudio
+    base = min(sr_from, sr_to) * rolloff
+    width = math.ceil(lowpass_filter_width * sr_from / base)
+    padded = torch.nn.functional.pad(flat, (width + 1, width + 2))
+    taps = torch.arange(-width, width + 2, dtype=torch.int64)
+    out = flat.new_empty(flat.shape[0], n_out)
+    for k0 in range(0, n_out, chunk):
+        k = torch.arange(k0, min(n_out, k0 + chunk), dtype=torch.int64)
+        pos = k * sr_from
+        i0, frac = pos // sr_to, (pos % sr_to).to(torch.float64) / sr_to
+        t = ((taps[None, :] - frac[:, None]) * (base / sr_from)).clamp(
+            -lowpass_filter_width, lowpass_filter_width).to(torch.float32)
+        window = torch.cos(t * (math.pi / lowpass_filter_width / 2)) ** 2
+        kernel = torch.sinc(t) * window * (base / sr_from)
+        idx = i0[:, None] + taps[None, :] + width + 1
+        out[:, k0:k0 + k.numel()] = (padded[:, idx] * kernel).sum(-1)
+    return out.to(x.dtype).reshape(*shape, n_out)
 
 
 def write_audio(path: str | os.PathLike, x: np.ndarray | torch.Tensor, sr: int = SAMPLE_RATE,
@@ -81,6 +127,7 @@ def write_audio(path: str | os.PathLike, x: np.ndarray | torch.Tensor, sr: int =
     os.close(fd)
     try:
         sf.write(tmp, data, sr, subtype=subtype, format=_format_for(path))
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -93,6 +140,13 @@ def _format_for(path: Path) -> str:
     return {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}.get(ext, "WAV")
 
 
+def _default_mode() -> int:
+    """Permissions a plain open() would give (mkstemp's temp files are owner-only)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write bytes to `path` via temp file + rename (reports, JSON, checkpoints)."""
     path = Path(path)
@@ -101,6 +155,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

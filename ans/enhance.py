@@ -7,6 +7,15 @@ INPUT is a file (-> OUTPUT file) or a folder (-> OUTPUT folder, same relative na
 (file mode) or reported and left alone (folder mode) unless --overwrite; every output is
 written atomically, so concurrent runs never leave half-written files. Bad input gets one
 line on stderr naming the file, and the exit code is 1 (folder mode: after the other files).
+
+Input policy (`Enhancer.enhance`, hence files, folders and `ans.pipeline`): rates 8 kHz ..
+384 kHz, any integer rate (odd ones such as 44101 Hz included); integer PCM is scaled to
+[-1, 1) (unsigned, e.g. uint8 wav, is offset binary); empty audio, NaN/Inf samples, other
+rates or dtypes, and unreadable, truncated or non-audio files raise AnsError. Huge
+amplitudes: float input beyond full scale (peak > 1, e.g. int16 values passed as float) is
+accepted; the model sees it scaled to peak 1 and the output is scaled back by the same
+factor, so it stays finite and in the input's units (bounded by a small multiple of the
+input peak; PCM outputs are clipped to [-1, 1] when written).
 """
 
 from __future__ import annotations
@@ -128,11 +137,20 @@ class Enhancer:
         n_out = max(1, output_length(x.size, int(sr)))
         if not np.any(x):
             return np.zeros(n_out, dtype=np.float32)
+        peak = float(np.max(np.abs(x)))
+        if peak > 1.0:  # beyond full scale: enhance at peak 1, scale back (module docstring)
+            x = x / np.float32(peak)
         with torch.inference_mode():
             wave = resample(torch.from_numpy(np.ascontiguousarray(x)), int(sr))
             if wave.shape[-1] != n_out:
                 wave = torch.nn.functional.pad(wave[:n_out], (0, max(0, n_out - wave.shape[-1])))
-            return self.enhance_48k(wave).numpy().astype(np.float32, copy=False)
+            y = self.enhance_48k(wave).numpy().astype(np.float32, copy=False)
+        if peak > 1.0:
+            big = float(np.finfo(np.float32).max)
+            y = np.clip(y.astype(np.float64) * peak, -big, big).astype(np.float32)
+        if not np.isfinite(y).all():
+            raise AnsError("enhancement produced NaN or Inf samples", name)
+        return y
 
     def enhance_file(self, in_path: str | os.PathLike, out_path: str | os.PathLike,
                      overwrite: bool = False, subtype: str = "PCM_16",

@@ -190,7 +190,7 @@ def _ensure_test_set(cfg) -> None:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     print(f"ans.evaluate: building the test set {root} from {corpus}")
-    mod.make_test_set(corpus, root, n_items=int(cfg.get("test_items") or 120))
+    mod.make_test_set(corpus, root, n_items=int(cfg.get("test_items") or 48))
 
 
 def evaluate(cfg) -> dict:

@@ -207,13 +207,41 @@ def _dnsmos_sessions():
         return sessions
 
 
+def _hz_to_slaney_mel(f: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default): linear below 1 kHz, logarithmic above."""
+    f = np.asarray(f, dtype=np.float64)
+    f_sp, min_log_hz, logstep = 200.0 / 3, 1000.0, np.log(6.4) / 27.0
+    lin = f / f_sp
+    log = min_log_hz / f_sp + np.log(np.maximum(f, min_log_hz) / min_log_hz) / logstep
+    return np.where(f >= min_log_hz, log, lin)
+
+
+def _slaney_mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    f_sp, min_log_hz, logstep = 200.0 / 3, 1000.0, np.log(6.4) / 27.0
+    min_log_mel = min_log_hz / f_sp
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
+def slaney_mel_filterbank(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """(n_mels, n_fft//2+1) triangular filters, slaney area normalisation: the same numbers as
+    `librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)` without depending on librosa."""
+    fft_hz = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    mel_hz = _slaney_mel_to_hz(np.linspace(_hz_to_slaney_mel(0.0), _hz_to_slaney_mel(sr / 2.0), n_mels + 2))
+    fdiff = np.diff(mel_hz)
+    ramps = mel_hz[:, None] - fft_hz[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_hz[2:] - mel_hz[:-2]))[:, None]
+    return weights
+
+
 @functools.lru_cache(maxsize=1)
 def _p808_mel_basis() -> tuple[np.ndarray, np.ndarray]:
-    """Hann window and mel filterbank of the P.808 input (librosa: n_fft 321, 120 mels, slaney)."""
-    from librosa.filters import mel  # plain numpy, no numba compile
-
+    """Hann window and mel filterbank of the P.808 input (librosa's: n_fft 321, 120 mels, slaney)."""
     window = get_window("hann", 321, fftbins=True).astype(np.float32)
-    basis = mel(sr=DNSMOS_RATE, n_fft=321, n_mels=120).astype(np.float32)
+    basis = slaney_mel_filterbank(DNSMOS_RATE, 321, 120).astype(np.float32)
     return window, basis
 
 

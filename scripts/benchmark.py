@@ -252,6 +252,10 @@ def run(student: str | None = None, teacher: str | None = None, quick: bool = Fa
         s_enh, t_enh = Enhancer(s_model, s_norm), Enhancer(t_model, t_norm)
         res["student_rtf"] = rtf(s_enh.enhance, x, repeats)
         res["streaming"] = streaming(s_model, s_norm, x, 300 if quick else 1500) if s_enh.streamable else None
+        if s_enh.streamable:
+            from ans.export import bench_onnx_streaming
+
+            res["onnx_streaming"] = bench_onnx_streaming(s_file, hops=200 if quick else 1000)
         res["rss"] = peak_rss(s_file, wav)
         res["teacher_rtf"] = rtf(t_enh.enhance, x, repeats)
         res["spectral_gate_rtf"] = rtf(SpectralGate().enhance, x, repeats)
@@ -291,6 +295,11 @@ def table(r: dict) -> str:
                      f"<= {TARGETS['stream_ms_per_hop']} ms {ok(st['mean_ms'], TARGETS['stream_ms_per_hop'])} (mean)"))
     else:
         rows.append(("streaming", "student not streamable (rorder > 0)", ""))
+    ox = r.get("onnx_streaming")
+    if ox:
+        rows.append(("DFSMN step only: onnxruntime vs torch (1 thread)",
+                     f"ORT mean {ox['onnxruntime']['mean_ms']:.3f} ms (p99 {ox['onnxruntime']['p99_ms']:.3f}), "
+                     f"torch mean {ox['torch']['mean_ms']:.3f} ms (p99 {ox['torch']['p99_ms']:.3f})", ""))
     if "peak_rss_mb" in rss:
         rows.append((f"peak RSS enhancing {sec} s (fresh process)",
                      f"{rss['peak_rss_mb']:.0f} MB (torch alone {rss['rss_after_import_torch_mb']:.0f} MB, "

@@ -1,6 +1,6 @@
 """Write the frozen evaluation test set from the TEST split of a corpus.
 
-    python scripts/make_test_set.py [--corpus data/demo] [--out data/demo_test] [-n 120] [--force]
+    python scripts/make_test_set.py [--corpus data/demo] [--out data/demo_test] [-n 48] [--force]
 
 The test split holds speakers and noise files that training never sees (docs/contracts.md).
 Items are stratified, not drawn by the training mix: item i gets
@@ -135,7 +135,7 @@ def _simulate(corpus: Corpus, base: dict, i: int, seed: int, seconds: float, rea
 
 
 def make_test_set(corpus_dir: str | Path = "data/demo", out_dir: str | Path | None = None,
-                  n_items: int = 120, seed: int = 20_240_601, min_s: float = 4.0, max_s: float = 6.0,
+                  n_items: int = 48, seed: int = 20_240_601, min_s: float = 4.0, max_s: float = 6.0,
                   force: bool = False, simulation: dict | None = None, progress: bool = True) -> Path:
     """Write the stratified test set of `corpus_dir` (TEST split) to `out_dir` and return it.
 
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default="data/demo", help="corpus folder (default data/demo)")
     ap.add_argument("--out", default=None, help="output folder (default data/<corpus>_test)")
-    ap.add_argument("-n", "--items", type=int, default=120)
+    ap.add_argument("-n", "--items", type=int, default=48)
     ap.add_argument("--seed", type=int, default=20_240_601)
     ap.add_argument("--min-seconds", type=float, default=4.0)
     ap.add_argument("--max-seconds", type=float, default=6.0)

@@ -142,6 +142,7 @@ def test_dnsmos_edge_cases(clean):
 @pytest.mark.slow
 def test_dnsmos_matches_speechmos_reference(clean):
     """Our batched/deduplicated DNSMOS equals speechmos.dnsmos.run (librosa path, slow cold)."""
+    pytest.importorskip("librosa", reason="speechmos.dnsmos.run needs librosa (pip install librosa)")
     from speechmos import dnsmos
 
     for sig in (add_noise(clean, 5.0), np.tile(add_noise(clean, 10.0, seed=4), 4)):
@@ -175,3 +176,14 @@ def test_align_bounded_lag_and_silence(clean):
     assert abs(d) <= SR // 2
     aligned, d = M.align(clean, np.zeros_like(clean))
     assert d == 0 and not aligned.any()
+
+
+def test_slaney_mel_filterbank_shape_and_area():
+    """The P.808 filterbank (librosa's slaney mel, re-implemented): triangles of unit area."""
+    w = M.slaney_mel_filterbank(16_000, 321, 120)
+    assert w.shape == (120, 161) and (w >= 0).all()
+    df = 16_000 / 321
+    centres = w.argmax(axis=1)
+    assert (np.diff(centres) >= 0).all()  # ordered by frequency
+    wide = (w > 0).sum(axis=1) >= 6  # filters spanning enough bins to integrate
+    assert np.allclose(w[wide].sum(axis=1) * df, 1.0, atol=0.08)

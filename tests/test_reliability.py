@@ -67,16 +67,21 @@ while True:
 
 def test_kill_during_save_loop_never_leaves_half_a_file(tmp_path):
     target = tmp_path / "model.pt"
-    save_model(target, build_model("ans.models.student.DFSMN"), "student", Normalizer())
-    for delay in (0.3, 0.55, 0.8, 1.1, 1.4):
+    for delay in (0.0, 0.13, 0.37, 0.61):
+        save_model(target, build_model("ans.models.student.DFSMN"), "student", Normalizer(),
+                   metrics={"i": -1})
         proc = subprocess.Popen([sys.executable, "-c", SAVE_LOOP, str(target)])
-        time.sleep(delay + 1.5)  # import time, then a few saves
+        start = time.monotonic()
+        while load_payload(target)["metrics"]["i"] < 1:  # the loop is saving (reads are safe)
+            assert proc.poll() is None and time.monotonic() - start < 120
+            time.sleep(0.05)
+        time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         payload = load_payload(target)  # must always be a complete file
         assert len(payload["state_dict"]) == 40
-        i = payload["metrics"].get("i", 0)
-        assert torch.all(payload["state_dict"]["linear1.linear.bias"] == float(i))
+        i = payload["metrics"]["i"]
+        assert i >= 1 and torch.all(payload["state_dict"]["linear1.linear.bias"] == float(i))
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
 
 

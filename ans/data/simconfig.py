@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torchaudio.functional as AF
 
+from ans.audio import resample
 from ans.errors import AnsError
 
 SAMPLE_RATE = 48_000
@@ -101,6 +102,9 @@ class SimConfig:
 
 
 def _resample(x: torch.Tensor, a: int, b: int, cfg: SimConfig) -> torch.Tensor:
+    g = math.gcd(int(a), int(b))
+    if (b // g) * (a // g) > 1 << 18:  # an odd rate (e.g. 22051 Hz): avoid a multi-GB kernel
+        return resample(x, a, b)
     return AF.resample(x, a, b, lowpass_filter_width=cfg.resample_width, rolloff=cfg.resample_rolloff,
                        resampling_method="sinc_interp_kaiser", beta=cfg.resample_beta)
 

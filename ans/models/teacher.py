@@ -32,7 +32,7 @@ class ConvBlock(nn.Module):
 class Teacher(nn.Module):
     def __init__(self, input_dim: int = 120, output_dim: int = 961, channels: int = 384,
                  kernel: int = 5, n_enc: int = 3, n_dec: int = 5, lstm_hidden: int = 256,
-                 dropout: float = 0.1, norm: str = "layer"):
+                 dropout: float = 0.1, norm: str = "batch"):
         super().__init__()
         if kernel % 2 == 0:
             raise ValueError("kernel must be odd for same padding")
