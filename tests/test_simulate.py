@@ -164,3 +164,16 @@ def test_missing_noise_category_falls_back_to_synthesis(tmp_path):
     s = Simulator(Corpus(root), {"category_mix": {"ordinary": 0.5, "ring": 0.5}}, "train")
     ids = {s.item(0, 0, i)["meta"]["noise_id"].split(":")[0] for i in range(6)}
     assert ids == {"synthetic"}
+
+
+def test_small_split_borrows_babble_talkers_and_chains_them(tmp_path):
+    """A split with one speaker draws babble from the other splits (and can chain their files)."""
+    corpus = Corpus(make_toy_corpus(tmp_path / "toy", seed=1, seconds=1.5))
+    sim = Simulator(corpus, {"category_mix": {"babble": 1.0, "ordinary": 0.0, "howling": 0.0, "ring": 0.0},
+                             "segment_seconds": 4.0}, split="test")
+    assert sim.other_pool.size > sim.speech_pool.size
+    for i in range(6):
+        item = sim.item(0, 0, i)
+        talkers = item["meta"]["noise_id"].removeprefix("babble:").split("+")
+        target = corpus.speech.speakers[corpus.speech.speaker[sim.speech_pool[0]]]
+        assert len(talkers) >= 3 and target not in talkers

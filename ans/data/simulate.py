@@ -202,7 +202,8 @@ class Simulator:
                 filled += gap
                 if filled >= self.n:
                     break
-            same = self.speech_pool[spk[self.speech_pool] == spk[i]] if first is not None else self.speech_pool
+            # chain more of the same speaker (other_pool holds every file the split may draw from)
+            same = self.other_pool[spk[self.other_pool] == spk[i]] if first is not None else self.speech_pool
             i = int(same[rng.integers(same.size)])
         if first is None:
             raise AnsError(f"{self.cfg.max_redraws} unreadable speech files in a row", sp.path)
