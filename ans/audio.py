@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -120,18 +121,10 @@ def write_audio(path: str | os.PathLike, x: np.ndarray | torch.Tensor, sr: int =
                 subtype: str = "PCM_16") -> Path:
     """Write a wav atomically: a temp file in the same folder, then rename over the target."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
     data = np.clip(data.astype(np.float32), -1.0, 1.0) if subtype.startswith("PCM") else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_target(path) as tmp:
         sf.write(tmp, data, sr, subtype=subtype, format=_format_for(path))
-        os.chmod(tmp, _default_mode())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 
@@ -147,19 +140,26 @@ def _default_mode() -> int:
     return 0o666 & ~mask
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write bytes to `path` via temp file + rename (reports, JSON, checkpoints)."""
-    path = Path(path)
+@contextlib.contextmanager
+def atomic_target(path: Path):
+    """Yield a temp path beside `path`; on success it is renamed over `path`, else removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        yield tmp
         os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write bytes to `path` via temp file + rename (reports, JSON, checkpoints)."""
+    path = Path(path)
+    with atomic_target(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
     return path
 
 
