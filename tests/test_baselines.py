@@ -10,23 +10,7 @@ import pytest
 from ans import baselines as B
 from ans import metrics as M
 from ans.errors import AnsError
-
-SR = 48_000
-
-
-def speech_like(seconds: float = 3.0, sr: int = SR, seed: int = 0) -> np.ndarray:
-    """Harmonic source with a wandering f0, spectral tilt and a syllabic envelope."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * sr)
-    t = np.arange(n) / sr
-    f0 = 120 + 35 * np.sin(2 * np.pi * 0.5 * t + rng.uniform(0, 6)) + 12 * np.sin(2 * np.pi * 2.1 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / sr
-    x = np.zeros(n)
-    for k in range(1, 45):
-        x += np.sin(k * phase) * np.exp(-k / 12) * (1 + 0.8 * np.sin(2 * np.pi * (0.25 + 0.07 * k) * t + k))
-    syll = np.clip(np.sin(2 * np.pi * 3.0 * t + np.sin(2 * np.pi * 0.6 * t)), 0, None) ** 1.5
-    x *= syll * ((t % 2.0) < 1.6)
-    return (0.3 * x / np.max(np.abs(x))).astype(np.float32)
+from tests.signals import SR, speech_like
 
 
 def energy_db(x: np.ndarray) -> float:
@@ -46,7 +30,7 @@ def tone_and_noise():
 
 @pytest.fixture(scope="module")
 def speech_pair():
-    clean = speech_like()
+    clean = speech_like().astype(np.float32)
     noisy = clean + 0.02 * np.random.default_rng(5).standard_normal(clean.size).astype(np.float32)
     return clean, noisy
 
