@@ -29,3 +29,13 @@ def compose_cfg(tmp_path):
         return compose(stage, tiny_overrides(tmp_path, stage) + list(extra or []))
 
     return _compose
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module with one torch thread, as DataLoader workers do: many tiny ops gain nothing
+    from intra-op threads, which spin badly on a busy 2-core machine. Restores the count after."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

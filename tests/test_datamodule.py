@@ -17,12 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 META_KEYS = {"snr_db", "category", "source_rate", "speech_id", "noise_id", "seed", "epoch", "index"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 
 @pytest.fixture(scope="module")

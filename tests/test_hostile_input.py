@@ -36,7 +36,7 @@ from ans.enhance import Enhancer
 from ans.errors import AnsError
 from ans.features import Normalizer
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.usefixtures("one_torch_thread")]  # threads: conftest.py
 
 FUZZ = float(os.environ.get("ANS_FUZZ", "1"))
 STD_RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000, 192000, 384000]
@@ -51,13 +51,6 @@ def fuzz(n: int, **kw):
                                            HealthCheck.large_base_example], **kw)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Many tiny inputs: intra-op threads only add overhead (and spin badly on a busy machine)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")

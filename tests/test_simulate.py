@@ -15,13 +15,7 @@ from ans.errors import AnsError
 SR = 48_000
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """DataLoader workers run torch with one thread; do the same (and avoid oversubscription)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 
 @pytest.fixture(scope="module")
