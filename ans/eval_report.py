@@ -22,8 +22,9 @@ import numpy as np
 
 from ans.audio import atomic_write_text
 
-SUMMARY_KEYS = ("pesq_wb", "pesq_nb", "estoi", "si_sdr", "dnsmos_ovrl")
+SUMMARY_KEYS = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "hf_kept", "dnsmos_ovrl")
 LABELS = {"pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB", "stoi": "STOI", "estoi": "ESTOI", "si_sdr": "SI-SDR",
+          "hf_kept": "8-16 kHz kept (dB)",
           "dnsmos_sig": "DNSMOS SIG", "dnsmos_bak": "DNSMOS BAK", "dnsmos_ovrl": "DNSMOS OVRL",
           "dnsmos_p808": "DNSMOS P.808"}
 BANDS = ((0.0, 10.0), (10.0, 25.0), (25.0, 40.0))
@@ -96,7 +97,7 @@ def _fmt(v: float, digits: int = 2, sign: bool = False) -> str:
 
 
 def _digits(key: str) -> int:
-    return 2 if key in ("si_sdr",) or key.startswith(("pesq", "dnsmos")) else 3
+    return 2 if key in ("si_sdr", "hf_kept") or key.startswith(("pesq", "dnsmos")) else 3
 
 
 def _cell(st: dict, key: str, with_delta: bool = True) -> str:

@@ -5,6 +5,11 @@ Loss: L = (1/K) sum_t || w_t * (m_t - m_hat_t) ||^2 with w_t the per-frame norma
 magnitude (`linear`, default), a log-compressed version of it (`log`), or 1 (`none`). The
 weighting de-emphasises bins with little noisy energy, e.g. the empty upper band of
 upsampled 8/16 kHz material whose PSM values are noise.
+
+`band_limit` (the remedy chosen in docs/training_data.md): bins above an item's measured speech
+bandwidth get no weight. For a band-limited talker the true PSM there is 0, but the network
+cannot know the talker was band-limited, so those bins would teach it "speech has no high band"
+and it would erase the fricatives of full-band talkers.
 """
 
 from __future__ import annotations
@@ -45,8 +50,10 @@ def magfft_weight(noisy_mag: torch.Tensor, weighting: str = "linear") -> torch.T
 class MaskLoss(nn.Module):
     """Weighted squared mask error summed over bins, averaged over frames (and batch)."""
 
-    def __init__(self, weighting: str = "linear", target: str = "psm"):
+    def __init__(self, weighting: str = "linear", target: str = "psm", band_limit: bool = False,
+                 sample_rate: int = 48_000):
         super().__init__()
+        self.band_limit, self.sample_rate = bool(band_limit), int(sample_rate)
         if weighting not in WEIGHTINGS:
             raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
         if target not in TARGETS:
@@ -58,7 +65,14 @@ class MaskLoss(nn.Module):
             return psm(clean_spec, noisy_spec)
         return irm(clean_spec, noisy_spec - clean_spec)
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, noisy_mag: torch.Tensor) -> torch.Tensor:
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, noisy_mag: torch.Tensor,
+                bandwidth_hz: torch.Tensor | None = None) -> torch.Tensor:
+        """pred/target/noisy_mag (B, T, F); bandwidth_hz (B,) per item, used with band_limit."""
         w = magfft_weight(noisy_mag, self.weighting)
+        if self.band_limit and bandwidth_hz is not None:
+            n_bins = w.shape[-1]
+            freqs = torch.arange(n_bins, device=w.device) * (self.sample_rate / (2 * (n_bins - 1)))
+            bw = torch.as_tensor(bandwidth_hz, device=w.device, dtype=w.dtype).reshape(-1, 1, 1)
+            w = w * (freqs <= bw)
         per_frame = (w * (pred - target)).pow(2).sum(dim=-1)
         return per_frame.mean()

@@ -45,17 +45,17 @@ PESQ_WB_RATE = 16_000
 PESQ_NB_RATE = 8_000
 DNSMOS_RATE = 16_000
 
-ALL_METRICS: tuple[str, ...] = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "dnsmos")
+ALL_METRICS: tuple[str, ...] = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "hf_kept", "dnsmos")
 DNSMOS_KEYS: tuple[str, ...] = ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808")
 # Keys `compute_metrics` returns for each name in `which` (dnsmos expands to four columns).
 METRIC_KEYS: dict[str, tuple[str, ...]] = {
     "pesq_wb": ("pesq_wb",), "pesq_nb": ("pesq_nb",), "stoi": ("stoi",), "estoi": ("estoi",),
-    "si_sdr": ("si_sdr",), "dnsmos": DNSMOS_KEYS,
+    "si_sdr": ("si_sdr",), "hf_kept": ("hf_kept",), "dnsmos": DNSMOS_KEYS,
 }
 # Higher is better for every metric here; the plausible range is for plots and sanity checks.
 METRIC_RANGES: dict[str, tuple[float, float]] = {
     "pesq_wb": (1.0, 4.65), "pesq_nb": (1.0, 4.65), "stoi": (0.0, 1.0), "estoi": (0.0, 1.0),
-    "si_sdr": (-np.inf, np.inf), "dnsmos_sig": (1.0, 5.0), "dnsmos_bak": (1.0, 5.0),
+    "si_sdr": (-np.inf, np.inf), "hf_kept": (-np.inf, np.inf), "dnsmos_sig": (1.0, 5.0), "dnsmos_bak": (1.0, 5.0),
     "dnsmos_ovrl": (1.0, 5.0), "dnsmos_p808": (1.0, 5.0),
 }
 
@@ -348,9 +348,36 @@ def compute_metrics(clean: np.ndarray, est: np.ndarray, sr: int = SAMPLE_RATE,
             out["estoi"] = stoi(c, e, sr, extended=True)
         elif name == "si_sdr":
             out["si_sdr"] = si_sdr(c, e)
+        elif name == "hf_kept":  # 8-16 kHz speech energy kept (dB; 0 = kept, very negative = erased)
+            out["hf_kept"] = band_energy_db(c, e, sr)
         elif name == "dnsmos":
             out.update(dnsmos_16k(e16))
     return out
+
+
+# --------------------------------------------------------------------------- high band
+HF_BAND = (8000.0, 16000.0)
+
+
+def band_energy_db(clean: np.ndarray, est: np.ndarray, sr: int = SAMPLE_RATE,
+                   band: tuple[float, float] = HF_BAND, active_db: float = 30.0) -> float:
+    """Energy of `est` relative to `clean` (dB) in `band`, over the frames where the clean
+    signal has energy in that band (within `active_db` of its loudest such frame, 1024-point
+    STFT). 0 dB: the band passes unchanged; -50 dB: erased; NaN: no such frames in the clean."""
+    from scipy.signal import stft as _stft
+
+    c, e = _pair(clean, est)
+    if c.size < 1024 or sr < 2 * band[1]:
+        return NAN
+    f, _, C = _stft(c, fs=sr, nperseg=1024, noverlap=512)
+    _, _, E = _stft(e, fs=sr, nperseg=1024, noverlap=512)
+    sel = (f >= band[0]) & (f < band[1])
+    ec = np.sum(np.abs(C[sel]) ** 2, axis=0)
+    ee = np.sum(np.abs(E[sel]) ** 2, axis=0)
+    if ec.max() <= 1e-12:
+        return NAN
+    active = ec > ec.max() * 10 ** (-active_db / 10)
+    return float(10 * np.log10((ee[active].sum() + 1e-20) / (ec[active].sum() + 1e-20)))
 
 
 # --------------------------------------------------------------------------- alignment

@@ -24,12 +24,14 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from ans.audio import atomic_write_text, write_audio
 from ans.errors import AnsError
 from data_recipes import debian, generated_noise, tts
 from data_recipes import demo_sources as S
+from data_recipes.bandwidth import effective_rate, measure_bandwidth
 from data_recipes.decode import chunks, decode_file, join_utterances, trim_silence
 from data_recipes.manifest import (
     ManifestWriter,
@@ -78,6 +80,71 @@ def speech_step(out: Path, src: S.SpeechSource, tree: Path, license: str) -> lis
     return lines
 
 
+def _join_measured(clips: list[tuple[np.ndarray, float]], rate: int) -> list[tuple[np.ndarray, float]]:
+    """Clips joined in order into ~VOICE_UTTERANCE_S files with VOICE_GAP_S pauses; each file's
+    bandwidth is the smallest of its clips'."""
+    gap = np.zeros(int(S.VOICE_GAP_S * rate), dtype=np.float32)
+    out, cur, bws, length = [], [], [], 0
+    for x, bw in clips:
+        if cur and length + len(x) > S.VOICE_UTTERANCE_S * rate:
+            out.append((np.concatenate(cur[:-1]), min(bws)))
+            cur, bws, length = [], [], 0
+        cur += [x.astype(np.float32), gap]
+        bws.append(bw)
+        length += len(x) + len(gap)
+    if cur:
+        out.append((np.concatenate(cur[:-1]), min(bws)))
+    return out
+
+
+def voices_step(out: Path, src: S.VoiceSource, tree: Path, license: str) -> list[dict]:
+    """Real voices: per clip, measured bandwidth; joined per (talker, file rate, effective rate)
+    into ~6 s utterances, so one utterance never mixes full-band and band-limited clips."""
+    import re
+
+    pattern = re.compile(src.speaker_re)
+    groups: dict[tuple[str, int, int], list] = {}
+    for p in _files(tree, src.globs, src.exclude):
+        m = pattern.search(str(p.relative_to(tree)))
+        if m is None:
+            continue
+        try:
+            x, rate = decode_file(p)
+        except AnsError as e:
+            print(f"warning: skipping {e}")
+            continue
+        if rate not in (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000):
+            print(f"warning: skipping {p.name}: unusual rate {rate} Hz")
+            continue
+        x = trim_silence(x, rate)
+        if len(x) < S.MIN_PROMPT_S * rate:
+            continue
+        bw = measure_bandwidth(x, rate)
+        speaker = f"{src.prefix}_{m.group(1).replace('/', '_')}"
+        groups.setdefault((speaker, rate, effective_rate(bw, rate)), []).append((x, bw))
+    lines = []
+    for speaker in sorted({k[0] for k in groups}):
+        folder = _fresh_dir(out / "speech" / speaker)
+        n = 0
+        for (spk, rate, eff), clips in sorted(groups.items()):
+            if spk != speaker:
+                continue
+            for x, bw in _join_measured(clips, rate):
+                path = write_audio(folder / f"{speaker}_{n:04d}.wav", x, rate)
+                n += 1
+                lines.append(audio_line(out, path, kind="speech", speaker=speaker, source_rate=eff,
+                                        license=license, source=src.package) | {"bandwidth_hz": bw})
+    return lines
+
+
+def _unique_stem(p: Path, tree: Path, globs: tuple[str, ...]) -> str:
+    """`p` below the globs' common fixed folder, '/' -> '__', without the suffix."""
+    fixed = [g.split("*")[0].rsplit("/", 1)[0] for g in globs]
+    base = os.path.commonpath(fixed) if fixed else ""
+    rel = p.relative_to(tree / base) if base and p.is_relative_to(tree / base) else p.relative_to(tree)
+    return str(rel.with_suffix("")).replace("/", "__")
+
+
 def noise_step(out: Path, src: S.NoiseSource, tree: Path, license: str) -> list[dict]:
     folder = _fresh_dir(out / "noise" / src.category / src.package)
     lines = []
@@ -92,9 +159,12 @@ def noise_step(out: Path, src: S.NoiseSource, tree: Path, license: str) -> list[
             print(f"warning: skipping {p.name} (silent)")
             continue
         rel = str(p.relative_to(tree))
+        # file names repeat across a package's folders (ardentryst NYX/hurt2.wav, PYR/hurt2.wav):
+        # name the piece after its whole path below the longest common folder of the globs
+        stem = _unique_stem(p, tree, src.globs)
         pieces = chunks(x, rate, S.NOISE_MAX_S, S.NOISE_MIN_TAIL_S)
         for k, piece in enumerate(pieces):
-            name = p.stem if len(pieces) == 1 else f"{p.stem}_{k:02d}"
+            name = stem if len(pieces) == 1 else f"{stem}_{k:02d}"
             path = write_audio(folder / f"{name}.wav", piece, rate)
             lines.append(audio_line(out, path, kind="noise", category=src.category, license=license,
                                     source=src.package) | {"_group": f"{src.package}/{rel}"})
@@ -137,6 +207,7 @@ def _plan(out: Path, cache: Path, staging: Path, use_tts: bool) -> list[tuple[st
     parts = out / ".parts"
     todo = []
     named = [(f"speech-{s.speaker}", s) for s in S.SPEECH] + \
+            [(f"voices-{v.prefix}", v) for v in S.VOICES] + \
             [(f"noise-{n.category}-{n.package}", n) for n in S.NOISE]
     pending = [(name, src) for name, src in named if not (parts / f"{name}.jsonl").is_file()]
     trees: dict[str, Path | None] = {}
@@ -151,7 +222,8 @@ def _plan(out: Path, cache: Path, staging: Path, use_tts: bool) -> list[tuple[st
         if tree is None:
             continue  # fetch() already warned; the step is retried on the next run
         lic = src.license or debian.package_license(tree, src.package)
-        todo.append((name, speech_step if isinstance(src, S.SpeechSource) else noise_step, (src, tree, lic)))
+        step = {S.SpeechSource: speech_step, S.VoiceSource: voices_step, S.NoiseSource: noise_step}[type(src)]
+        todo.append((name, step, (src, tree, lic)))
     if not (parts / "noise-ordinary-generated.jsonl").is_file():
         todo.append(("noise-ordinary-generated", generated_step, ()))
     if use_tts and not (parts / f"speech-{tts.SPEAKER}.jsonl").is_file():
@@ -165,15 +237,18 @@ def _plan(out: Path, cache: Path, staging: Path, use_tts: bool) -> list[tuple[st
 def assemble(out: Path) -> dict:
     """Join the step parts into speech.jsonl / noise.jsonl with splits; returns the summary."""
     parts = sorted((out / ".parts").glob("*.jsonl"))
-    speech = [x for p in parts if p.name.startswith("speech-") for x in read_jsonl(p)]
+    speech = [x for p in parts if p.name.startswith(("speech-", "voices-")) for x in read_jsonl(p)]
     noise = [x for p in parts if p.name.startswith("noise-") for x in read_jsonl(p)]
     for x in speech:
         x["split"] = S.SPEAKER_SPLITS.get(x["speaker"], "train")
+        x.setdefault("bandwidth_hz", x["source_rate"] / 2)  # prompt sets: their codec's band
     for cat in sorted({x["category"] for x in noise}):
-        split = assign_splits((x["_group"] for x in noise if x["category"] == cat), salt=cat)
+        held = S.HELDOUT_NOISE.get(cat)
+        rest = [x for x in noise if x["category"] == cat and x["source"] != held]
+        split = assign_splits((x["_group"] for x in rest), salt=cat)
         for x in noise:
             if x["category"] == cat:
-                x["split"] = split[x["_group"]]
+                x["split"] = "heldout" if x["source"] == held else split[x["_group"]]
     for name, lines in (("speech", speech), ("noise", noise)):
         with ManifestWriter(out / f"{name}.jsonl") as w:
             for x in sorted(lines, key=lambda x: x["path"]):

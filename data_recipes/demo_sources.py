@@ -42,6 +42,23 @@ class SpeechSource:
 
 
 @dataclass(frozen=True)
+class VoiceSource:
+    """A package of many talkers' short clips; the talker is read from each file's path.
+
+    `speaker_re` (searched in the path relative to the package tree) gives the talker's group
+    name; `<prefix>_<group>` (with '/' -> '_') is the speaker id. Every clip's bandwidth is
+    measured (data_recipes.bandwidth); clips are joined per talker and effective rate.
+    """
+
+    prefix: str
+    package: str
+    globs: tuple[str, ...]
+    speaker_re: str
+    exclude: tuple[str, ...] = field(default=())
+    license: str | None = None
+
+
+@dataclass(frozen=True)
 class NoiseSource:
     package: str
     category: str
@@ -64,7 +81,36 @@ SPEECH = (
                  license="GPL-2 (Debian asterisk-prompt-es-co; see licenses/asterisk-prompt-es-co.copyright)"),
 )
 SPEECH_EXCLUDE = ("/silence/",)
-SPEAKER_SPLITS = {"fr_CA_f_June": "test", "es_CO_Avatar": "valid"}  # all others: train
+
+# Real human voices recorded at 44.1/48 kHz (many of them full band; some folders were
+# up-sampled from 8-22 kHz, which the per-clip bandwidth measurement catches).
+VOICES = (
+    VoiceSource("tuxpaint", "tuxpaint-stamps-default", ("usr/share/tuxpaint/stamps/**/*.ogg",),
+                r"_(?:desc|name)_([A-Za-z]+(?:_[A-Z]+)?)\.ogg$"),
+    VoiceSource("klettres", "klettres-data", ("usr/share/klettres/**/*.ogg",), r"klettres/([^/]+)/"),
+    VoiceSource("ktuberling", "ktuberling-data", ("usr/share/ktuberling/sounds/**/*.wav",
+                                                  "usr/share/ktuberling/sounds/**/*.ogg"),
+                r"sounds/([^/]+)/"),
+    VoiceSource("hedgewars", "hedgewars-data", ("usr/share/games/hedgewars/Data/Sounds/voices/**/*.ogg",),
+                r"voices/([^/]+)/"),
+    VoiceSource("kajongg", "kajongg", ("usr/share/kajongg/voices/**/*.ogg",), r"voices/(.+)/[^/]+$"),
+    VoiceSource("gcin", "gcin-voice", ("usr/share/gcin-voice/ogg/**/*.ogg",), r"gcin-(voice)/"),
+)
+
+# Speaker splits (fixed, documented choice). test: `fr_CA_f_June` (the frozen demo test set).
+# valid: the smallest prompt set plus four real voices. heldout: whole talkers that no
+# training, validation or test item ever uses -- the dev held-out set (data/dev_heldout) is
+# built from them and from the HELDOUT_NOISE packages. Every other speaker is train.
+SPEAKER_SPLITS = {
+    "fr_CA_f_June": "test",
+    "es_CO_Avatar": "valid", "hedgewars_Pirate": "valid", "ktuberling_gl": "valid",
+    "klettres_he": "valid", "tuxpaint_lt": "valid",
+    "tuxpaint_da": "heldout", "tuxpaint_ro": "heldout", "klettres_it": "heldout",
+    "klettres_de": "heldout", "kajongg_female2": "heldout", "hedgewars_HillBilly": "heldout",
+    "ktuberling_sl": "heldout",
+}
+# Whole noise packages reserved for the dev held-out set (per category).
+HELDOUT_NOISE = {"ordinary": "btanks-data", "ring": "oxygen-sounds"}
 
 NOISE = (
     NoiseSource("bucklespring-data", "ordinary", ("usr/share/buckle/wav/*.wav",)),
@@ -85,6 +131,22 @@ NOISE = (
     NoiseSource("oxygen-sounds", "ring", ("usr/share/sounds/*.ogg",)),
     NoiseSource("yaru-theme-sound", "ring", ("usr/share/sounds/Yaru/stereo/*.oga",)),
     NoiseSource("deepin-sound-theme", "ring", ("usr/share/sounds/deepin/stereo/*.wav",)),
+    # wider noise: game/household effects, ambience, music, drum and synth samples
+    NoiseSource("tuxpaint-stamps-default", "ordinary", ("usr/share/tuxpaint/stamps/**/*.ogg",),
+                exclude=("_desc", "_name")),  # the others are the stamps' sound effects
+    NoiseSource("tuxpaint-data", "ordinary", ("usr/share/tuxpaint/sounds/*.wav",),
+                exclude=("areyousure", "youcannot", "giggle", "tuxok")),  # those four are voices
+    NoiseSource("colobot-common-sounds", "ordinary", ("usr/share/games/colobot/sounds/*.wav",
+                                                      "usr/share/games/colobot/music/*.ogg")),
+    NoiseSource("btanks-data", "ordinary", ("usr/share/games/btanks/data/sounds/**/*.ogg",
+                                            "usr/share/games/btanks/data/tunes/*.ogg")),
+    NoiseSource("ardentryst", "ordinary", ("usr/share/games/ardentryst/Sounds/**/*.ogg",
+                                           "usr/share/games/ardentryst/Sounds/**/*.wav",
+                                           "usr/share/games/ardentryst/Music/*.ogg")),
+    NoiseSource("lmms-common", "ordinary", ("usr/share/lmms/samples/drums/*.ogg", "usr/share/lmms/samples/beats/*.ogg",
+                                            "usr/share/lmms/samples/misc/*.ogg", "usr/share/lmms/samples/effects/*.ogg",
+                                            "usr/share/lmms/samples/instruments/*.ogg")),
+    NoiseSource("sonic-pi-samples", "ordinary", ("usr/share/sonic-pi/samples/*.flac",)),
 )
 
 # generated stationary noise: kinds x variants, seconds each (48 kHz)
@@ -93,6 +155,9 @@ GENERATED_SECONDS = 20.0
 
 # speech prompts are joined into files of about this length with this gap between prompts
 UTTERANCE_TARGET_S = 12.0
+# real-voice clips (median ~1 s) are joined per talker into 3-8 s utterances
+VOICE_UTTERANCE_S = 6.0
+VOICE_GAP_S = 0.25
 UTTERANCE_GAP_S = 0.3
 MIN_PROMPT_S = 0.3
 # long noise files (music on hold, long ringtones) are cut into pieces of at most this length

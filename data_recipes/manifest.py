@@ -27,6 +27,10 @@ from ans.audio import atomic_write_text
 from ans.errors import AnsError
 
 SPLITS = ("train", "valid", "test")
+# splits a recipe may also assign by name: `heldout` = whole talkers / noise packages kept for
+# the dev held-out set (never hashed into; assign_splits only fills train/valid/test)
+ALL_SPLITS = SPLITS + ("heldout",)
+BANDWIDTH_BINS_KHZ = (0, 4.5, 8.5, 12, 16, 20, 24)  # histogram edges of measured speech bandwidth
 # interval of the unit hash that each split owns: test [0, .1), valid [.1, .2), train [.2, 1)
 _INTERVALS = {"test": (0.0, 0.1), "valid": (0.1, 0.2), "train": (0.2, 1.0)}
 KEYS = ("path", "duration", "sample_rate", "channels", "source_rate", "kind", "speaker",
@@ -153,8 +157,10 @@ class Tally:
 
     def __init__(self) -> None:
         self.files, self.seconds = 0, 0.0
-        self.per_split = dict.fromkeys(SPLITS, 0)
-        self.speakers: dict[str, set[str]] = {s: set() for s in SPLITS}
+        self.per_split = dict.fromkeys(ALL_SPLITS, 0)
+        self.seconds_per_split = dict.fromkeys(ALL_SPLITS, 0.0)
+        self.bandwidth_seconds: dict[str, list[float]] = {}
+        self.speakers: dict[str, set[str]] = {s: set() for s in ALL_SPLITS}
         self.categories: dict[str, dict[str, int]] = {}
         self.speaker_seconds: dict[str, float] = {}
 
@@ -163,21 +169,32 @@ class Tally:
         self.files += 1
         self.seconds += float(line.get("duration") or 0.0)
         self.per_split[split] += 1
+        self.seconds_per_split[split] += float(line.get("duration") or 0.0)
+        if line.get("bandwidth_hz") is not None:
+            hist = self.bandwidth_seconds.setdefault(split, [0.0] * (len(BANDWIDTH_BINS_KHZ) - 1))
+            k = sum(float(line["bandwidth_hz"]) / 1000 >= e for e in BANDWIDTH_BINS_KHZ[1:-1])
+            hist[k] += float(line.get("duration") or 0.0)
         if line.get("speaker"):
             self.speakers[split].add(line["speaker"])
             spk_s = self.speaker_seconds.get(line["speaker"], 0.0) + float(line.get("duration") or 0.0)
             if spk_s and (line["speaker"] in self.speaker_seconds or len(self.speaker_seconds) < self.LIST_LIMIT):
                 self.speaker_seconds[line["speaker"]] = spk_s
         if line.get("category"):
-            self.categories.setdefault(line["category"], dict.fromkeys(SPLITS, 0))[split] += 1
+            self.categories.setdefault(line["category"], dict.fromkeys(ALL_SPLITS, 0))[split] += 1
 
     def as_dict(self) -> dict:
-        out: dict = {"files": self.files, "hours": round(self.seconds / 3600, 3), "per_split": self.per_split}
+        out: dict = {"files": self.files, "hours": round(self.seconds / 3600, 3), "per_split": self.per_split,
+                     "hours_per_split": {k: round(v / 3600, 3) for k, v in self.seconds_per_split.items()}}
+        if self.bandwidth_seconds:
+            labels = [f"{a:g}-{b:g} kHz" for a, b in zip(BANDWIDTH_BINS_KHZ[:-1], BANDWIDTH_BINS_KHZ[1:])]
+            out["bandwidth_hours_per_split"] = {s: dict(zip(labels, (round(v / 3600, 3) for v in h)))
+                                                for s, h in self.bandwidth_seconds.items()}
         every = set().union(*self.speakers.values())
         if every:
             out["speakers"] = len(every)
             small = len(every) <= self.LIST_LIMIT
             out["speakers_per_split"] = {s: sorted(v) if small else len(v) for s, v in self.speakers.items()}
+            out["talkers_per_split"] = {s: len(v) for s, v in self.speakers.items()}
             if small:
                 out["hours_per_speaker"] = {k: round(v / 3600, 3) for k, v in sorted(self.speaker_seconds.items())}
         if self.categories:

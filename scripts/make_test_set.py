@@ -1,6 +1,12 @@
-"""Write the frozen evaluation test set from the TEST split of a corpus.
+"""Write a frozen evaluation set from one split of a corpus: the demo test set or the dev held-out set.
 
     python scripts/make_test_set.py [--corpus data/demo] [--out data/demo_test] [-n 48] [--force]
+    python scripts/make_test_set.py --profile dev_heldout       # -> data/dev_heldout
+
+Profiles (PROFILES): `demo_test` — the TEST split, 4 categories x SNR bands 0-10/10-25/25-40 dB x
+source rates 48k/44.1k/16k/8k (below); `dev_heldout` — the HELDOUT split (whole talkers and whole
+noise packages no training run sees, data_recipes/demo_sources.py), real full-band talkers at
+48 kHz, 4 categories x SNR bands 0-5/5-10/10-20 dB.
 
 The test split holds speakers and noise files that training never sees (docs/contracts.md).
 Items are stratified, not drawn by the training mix: item i gets
@@ -46,6 +52,15 @@ from ans.errors import AnsError  # noqa: E402
 CATEGORIES = ("ordinary", "babble", "howling", "ring")
 BANDS = ((0.0, 10.0), (10.0, 25.0), (25.0, 40.0))
 RATES = (48_000, 44_100, 16_000, 8_000)
+PROFILES = {
+    # the demo test set keeps wave 1's conditions (no room, EQ or microphone low-pass), so its
+    # numbers stay comparable across corpus versions
+    "demo_test": {"split": "test", "bands": BANDS, "rates": RATES, "suffix": "_test",
+                  "sim": {"reverb_prob": 0.0, "eq_prob": 0.0, "mic_lowpass_prob": 0.0}},
+    # real rooms and colours, but never a band-limited microphone: the set measures the high band
+    "dev_heldout": {"split": "heldout", "bands": ((0.0, 5.0), (5.0, 10.0), (10.0, 20.0)),
+                    "rates": (48_000,), "out": "dev_heldout", "sim": {"mic_lowpass_prob": 0.0}},
+}
 FIELDS = ("name", "category", "snr_db", "snr_band", "source_rate", "rate_drawn", "duration_s",
           "speech_id", "noise_id", "seed", "epoch", "index")
 MAX_ATTEMPTS = 8
@@ -66,9 +81,9 @@ def snr_band_of(snr_db: float) -> str:
     return band_label(*BANDS[-1]) if snr_db <= BANDS[-1][1] + 1e-6 else f">{BANDS[-1][1]:g} dB"
 
 
-def plan(i: int) -> tuple[str, tuple[float, float], int]:
+def plan(i: int, bands=BANDS, rates=RATES) -> tuple[str, tuple[float, float], int]:
     """(category, SNR band, drawn rate) of item i (see the module docstring)."""
-    return CATEGORIES[i % len(CATEGORIES)], BANDS[i % len(BANDS)], RATES[(i + i // 12) % len(RATES)]
+    return CATEGORIES[i % len(CATEGORIES)], bands[i % len(bands)], rates[(i + i // 12) % len(rates)]
 
 
 def item_seconds(seed: int, i: int, lo: float = 4.0, hi: float = 6.0) -> float:
@@ -89,10 +104,13 @@ def default_simulation() -> dict:
     return {}
 
 
-def _params(corpus: Path, n_items: int, seed: int, min_s: float, max_s: float) -> dict:
-    return {"corpus": str(corpus), "split": "test", "n_items": int(n_items), "seed": int(seed),
+def _params(corpus: Path, n_items: int, seed: int, min_s: float, max_s: float,
+            profile: str = "demo_test") -> dict:
+    prof = PROFILES[profile]
+    return {"corpus": str(corpus), "split": prof["split"], "n_items": int(n_items), "seed": int(seed),
             "seconds": [float(min_s), float(max_s)], "sample_rate": SAMPLE_RATE, "subtype": "FLOAT",
-            "categories": list(CATEGORIES), "snr_bands": [list(b) for b in BANDS], "rates": list(RATES)}
+            "categories": list(CATEGORIES), "snr_bands": [list(b) for b in prof["bands"]],
+            "rates": list(prof["rates"])}
 
 
 def is_complete(out: Path, params: dict | None = None) -> bool:
@@ -118,11 +136,13 @@ def read_metadata(out: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def _simulate(corpus: Corpus, base: dict, i: int, seed: int, seconds: float, reachable: int) -> dict:
-    cat, (lo, hi), rate = plan(i)
+def _simulate(corpus: Corpus, base: dict, i: int, seed: int, seconds: float, reachable: int,
+              prof: dict) -> dict:
+    cat, (lo, hi), rate = plan(i, prof["bands"], prof["rates"])
     sim_cfg = dict(base, segment_seconds=seconds, rate_mix={rate: 1.0}, category_mix={cat: 1.0},
                    snr_bands=[[lo, hi, 1.0]])
-    sim = Simulator(corpus, SimConfig.from_dict(sim_cfg), "test")
+    sim_cfg.update(prof.get("sim", {}))
+    sim = Simulator(corpus, SimConfig.from_dict(sim_cfg), prof["split"])
     best = None
     for attempt in range(MAX_ATTEMPTS):
         item = sim.item(seed, attempt, i)
@@ -136,19 +156,24 @@ def _simulate(corpus: Corpus, base: dict, i: int, seed: int, seconds: float, rea
 
 def make_test_set(corpus_dir: str | Path = "data/demo", out_dir: str | Path | None = None,
                   n_items: int = 48, seed: int = 20_240_601, min_s: float = 4.0, max_s: float = 6.0,
-                  force: bool = False, simulation: dict | None = None, progress: bool = True) -> Path:
-    """Write the stratified test set of `corpus_dir` (TEST split) to `out_dir` and return it.
+                  force: bool = False, simulation: dict | None = None, progress: bool = True,
+                  profile: str = "demo_test") -> Path:
+    """Write the stratified set of `corpus_dir` (the profile's split) to `out_dir` and return it.
 
-    Default `out_dir`: data/<corpus name>_test next to the corpus. Skips a complete set made
-    with the same parameters unless `force`; refuses to mix parameters into an existing set.
+    Default `out_dir`: data/<corpus name>_test (demo_test) or data/dev_heldout next to the
+    corpus. Skips a complete set made with the same parameters unless `force`; refuses to mix
+    parameters into an existing set.
     """
+    if profile not in PROFILES:
+        raise AnsError(f"unknown test-set profile {profile!r}; choose from {sorted(PROFILES)}")
+    prof = PROFILES[profile]
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_absolute() and not corpus_dir.exists():
         corpus_dir = REPO_ROOT / corpus_dir
-    out = Path(out_dir) if out_dir is not None else corpus_dir.parent / f"{corpus_dir.name}_test"
+    out = Path(out_dir) if out_dir is not None else default_out(corpus_dir, profile)
     if n_items < 1:
         raise AnsError(f"n_items must be >= 1, got {n_items}")
-    params = _params(corpus_dir, n_items, seed, min_s, max_s)
+    params = _params(corpus_dir, n_items, seed, min_s, max_s, profile)
     if not force and is_complete(out, params):
         return out
     if force and out.exists():
@@ -161,9 +186,9 @@ def make_test_set(corpus_dir: str | Path = "data/demo", out_dir: str | Path | No
         if any(old.get(k) != v for k, v in params.items() if k != "corpus"):
             raise AnsError("a test set with other parameters exists here (pass --force to rebuild)", out)
     corpus = Corpus(corpus_dir)
-    test_speech = corpus.speech.select(split="test")
+    test_speech = corpus.speech.select(split=prof["split"])
     if test_speech.size == 0:
-        raise AnsError("corpus has no test-split speech", corpus.speech.path)
+        raise AnsError(f"corpus has no {prof['split']}-split speech", corpus.speech.path)
     reachable = int(np.minimum(corpus.speech.source_rate[test_speech],
                                corpus.speech.sample_rate[test_speech]).max())
     base = dict(default_simulation() if simulation is None else simulation)
@@ -173,9 +198,9 @@ def make_test_set(corpus_dir: str | Path = "data/demo", out_dir: str | Path | No
     from tqdm import tqdm
 
     for i in tqdm(range(n_items), desc="test set", unit="item", disable=not progress or None):
-        cat, (lo, hi), rate = plan(i)
+        cat, (lo, hi), rate = plan(i, prof["bands"], prof["rates"])
         seconds = item_seconds(seed, i, min_s, max_s)
-        item = _simulate(corpus, base, i, seed, seconds, reachable)
+        item = _simulate(corpus, base, i, seed, seconds, reachable, prof)
         meta = item["meta"]
         name = f"t{i:04d}_{cat}_{lo:g}-{hi:g}dB_{rate / 1000:g}k"
         write_audio(out / "noisy" / f"{name}.wav", item["noisy"].numpy(), SAMPLE_RATE, subtype="FLOAT")
@@ -195,6 +220,11 @@ def make_test_set(corpus_dir: str | Path = "data/demo", out_dir: str | Path | No
     return out
 
 
+def default_out(corpus_dir: Path, profile: str) -> Path:
+    prof = PROFILES[profile]
+    return corpus_dir.parent / (prof["out"] if "out" in prof else f"{corpus_dir.name}{prof['suffix']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default="data/demo", help="corpus folder (default data/demo)")
@@ -204,18 +234,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-seconds", type=float, default=4.0)
     ap.add_argument("--max-seconds", type=float, default=6.0)
     ap.add_argument("--force", action="store_true", help="rebuild even if complete")
+    ap.add_argument("--profile", default="demo_test", choices=sorted(PROFILES))
     args = ap.parse_args(argv)
     try:
         corpus = Path(args.corpus)
         out = Path(args.out) if args.out else None
-        target = out or (corpus.parent / f"{corpus.name}_test")
+        target = out or default_out(corpus, args.profile)
         params = _params(corpus if corpus.is_absolute() or corpus.exists() else REPO_ROOT / corpus,
-                         args.items, args.seed, args.min_seconds, args.max_seconds)
+                         args.items, args.seed, args.min_seconds, args.max_seconds, args.profile)
         if not args.force and is_complete(target, params):
             print(f"test set complete, skipped: {target} (--force to rebuild)")
             return 0
         out = make_test_set(corpus, out, args.items, args.seed, args.min_seconds, args.max_seconds,
-                            force=args.force)
+                            force=args.force, profile=args.profile)
     except AnsError as e:
         print(str(e), file=sys.stderr)
         return 1

@@ -21,7 +21,15 @@ from data_recipes.decode import (
     join_utterances,
     trim_silence,
 )
-from data_recipes.manifest import KEYS, SPLITS, ManifestWriter, assign_splits, audio_line, read_jsonl
+from data_recipes.manifest import (
+    ALL_SPLITS,
+    KEYS,
+    SPLITS,
+    ManifestWriter,
+    assign_splits,
+    audio_line,
+    read_jsonl,
+)
 
 CONTRACT_KEYS = set(KEYS)
 
@@ -41,7 +49,7 @@ def wav(path: Path, seconds: float = 0.1, sr: int = 16000, channels: int = 1) ->
 def check_manifest(lines: list[dict], root: Path, kind: str) -> None:
     for x in lines:
         assert CONTRACT_KEYS <= set(x), x
-        assert x["kind"] == kind and x["split"] in SPLITS
+        assert x["kind"] == kind and x["split"] in ALL_SPLITS
         assert (root / x["path"]).is_file() and not x["path"].startswith("/")
         assert x["duration"] > 0 and x["sample_rate"] >= 8000 and x["channels"] >= 1
 
@@ -189,11 +197,13 @@ def test_demo_steps_and_assembly_on_fake_packages(tmp_path):
     assert len(moh_lines) == 3 and max(x["duration"] for x in moh_lines) <= S.NOISE_MAX_S
     assert len({x["split"] for x in moh_lines}) == 1  # chunks of one file never cross splits
     assert all(x["sample_rate"] == 8000 and x["channels"] == 1 for x in moh_lines)
-    for cat in ("ordinary", "ring"):
-        assert {x["split"] for x in noise if x["category"] == cat} == set(SPLITS)
+    assert {x["split"] for x in noise if x["category"] == "ordinary"} == set(SPLITS)
+    # a whole package reserved for the dev held-out set never reaches train/valid/test
+    held = [x for x in noise if x["source"] == S.HELDOUT_NOISE["ring"]]
+    assert held and {x["split"] for x in held} == {"heldout"}
     gen = [x for x in noise if x["source"] == "data_recipes.generated_noise"]
     assert len(gen) == len(generated_noise.KINDS) * S.GENERATED_VARIANTS
-    assert summary["noise"]["per_category"]["ring"]["train"] >= 1 and summary["megabytes"] > 0
+    assert summary["noise"]["per_category"]["ring"]["heldout"] >= 1 and summary["megabytes"] > 0
 
 
 # --------------------------------------------------------------------- public corpora (fake trees)

@@ -26,7 +26,7 @@ from ans.errors import AnsError
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "valid", "test")
+SPLITS = ("train", "valid", "test", "heldout")  # heldout: the dev held-out set's talkers/noises
 KINDS = ("speech", "noise", "rir")
 CATEGORIES = ("ordinary", "ring", "babble", "howling")  # only the first two are stored
 _UNKNOWN = -1
@@ -58,7 +58,7 @@ class Manifest:
         self.path = Path(path)
         if not self.path.is_file():
             raise AnsError("manifest not found", self.path)
-        offsets, lengths, dur, sr, src, kind, split, cat, spk = ([] for _ in range(9))
+        offsets, lengths, dur, sr, src, kind, split, cat, spk, bw = ([] for _ in range(10))
         self.speakers: list[str] = []
         speaker_code: dict[str, int] = {}
         self.bad_lines = 0
@@ -89,6 +89,8 @@ class Manifest:
                 dur.append(d)
                 sr.append(r)
                 src.append(int(row.get("source_rate") or r))
+                # measured speech bandwidth; older manifests: the source rate's Nyquist
+                bw.append(float(row.get("bandwidth_hz") or src[-1] / 2))
                 kind.append(_code(row.get("kind"), KINDS))
                 split.append(_code(row.get("split"), SPLITS))
                 cat.append(_code(row.get("category"), CATEGORIES))
@@ -98,6 +100,7 @@ class Manifest:
         self.duration = np.asarray(dur, dtype=np.float32)
         self.sample_rate = np.asarray(sr, dtype=np.int32)
         self.source_rate = np.asarray(src, dtype=np.int32)
+        self.bandwidth_hz = np.asarray(bw, dtype=np.float32)
         self.kind = np.asarray(kind, dtype=np.int8)
         self.split = np.asarray(split, dtype=np.int8)
         self.category = np.asarray(cat, dtype=np.int8)

@@ -7,10 +7,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
-import torch
-import torchaudio.functional as AF
+import soxr
 
-from ans.audio import resample
 from ans.errors import AnsError
 
 SAMPLE_RATE = 48_000
@@ -29,8 +27,19 @@ class SimConfig:
     max_peak: float = 0.99  # never clip: common rescale above this peak
     second_talker_prob: float = 0.1  # soft second talker added to the TARGET
     second_talker_db: tuple = (10.0, 30.0)  # ... this far below the main talker
-    reverb_prob: float = 0.0  # mild synthetic reverb on the target
+    # A drawn rate above 2 x fullband_min_hz is honoured with a talker whose *measured*
+    # bandwidth reaches fullband_min_hz (manifest `bandwidth_hz`), so the 48/44.1 kHz shares are
+    # real full-band speech, never up-sampled narrowband (false: any file, band = its own).
+    band_match: bool = True
+    fullband_min_hz: float = 9000.0
+    reverb_prob: float = 0.0  # room reverb on the target (and on the noise, another room position)
     reverb_rt60: tuple = (0.1, 0.4)
+    real_rir_prob: float = 0.5  # ... of which from the corpus's rir.jsonl when it has one
+    eq_prob: float = 0.0  # random spectral tilt/EQ of speech and of noise (microphone colour)
+    eq_tilt_db: tuple = (-6.0, 6.0)  # tilt per octave re. 1 kHz ... within +-eq_max_db
+    eq_max_db: float = 12.0
+    mic_lowpass_prob: float = 0.0  # the whole mixture band-limited by a cheap microphone/codec
+    mic_lowpass_hz: tuple = (6000.0, 16000.0)
     babble_talkers: tuple = (3, 8)  # inclusive
     babble_spread_db: float = 3.0  # level spread between babble talkers
     synthetic_noise_prob: float = 0.1  # 'ordinary' replaced by generated white/pink/brown noise
@@ -45,9 +54,7 @@ class SimConfig:
     speech_tries: int = 8  # windows tried before taking the most active one
     chain_gap: tuple = (0.1, 0.4)  # pause between chained short files, s
     max_redraws: int = 32  # unreadable files tolerated in a row per draw
-    resample_width: int = 16  # torchaudio kaiser-sinc resampler (stop band ~ -55 dB)
-    resample_rolloff: float = 0.9
-    resample_beta: float = 8.6
+    resample_quality: str = "VHQ"  # python-soxr quality of the band-limiting resampler
 
     @classmethod
     def from_dict(cls, d: dict | Any) -> SimConfig:
@@ -84,6 +91,8 @@ class SimConfig:
             raise AnsError("simulation.rate_mix: rates must lie in 8000..48000")
         if self.babble_talkers[0] < 1 or self.babble_talkers[1] < self.babble_talkers[0]:
             raise AnsError("simulation.babble_talkers must be [min, max] with 1 <= min <= max")
+        if self.resample_quality not in ("QQ", "LQ", "MQ", "HQ", "VHQ"):
+            raise AnsError("simulation.resample_quality must be one of QQ, LQ, MQ, HQ, VHQ")
         if self.segment_seconds <= 0:
             raise AnsError("simulation.segment_seconds must be > 0")
 
@@ -101,22 +110,18 @@ class SimConfig:
         return [(float(b[0]), float(b[1])) for b in self.snr_bands], self._norm([b[2] for b in self.snr_bands])
 
 
-def _resample(x: torch.Tensor, a: int, b: int, cfg: SimConfig) -> torch.Tensor:
-    g = math.gcd(int(a), int(b))
-    if (b // g) * (a // g) > 1 << 18:  # an odd rate (e.g. 22051 Hz): avoid a multi-GB kernel
-        return resample(x, a, b)
-    return AF.resample(x, a, b, lowpass_filter_width=cfg.resample_width, rolloff=cfg.resample_rolloff,
-                       resampling_method="sinc_interp_kaiser", beta=cfg.resample_beta)
-
-
 def bandlimit_to_48k(x: np.ndarray, sr: int, band: int, cfg: SimConfig) -> np.ndarray:
-    """x (at sr) limited to the band of a `band`-Hz recording and returned at 48 kHz (float64)."""
+    """x (at sr) limited to the band of a `band`-Hz recording and returned at 48 kHz (float64).
+
+    python-soxr (steep, ~-140 dB stop band; 8x faster than torchaudio's kaiser-sinc, whose
+    kernel was rebuilt on every call and took a quarter of the simulator's time).
+    """
     if sr == SAMPLE_RATE and band >= SAMPLE_RATE:
         return x.astype(np.float64)
-    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    y = np.ascontiguousarray(x, dtype=np.float64)
     if band < sr:
-        t = _resample(t, sr, band, cfg)
+        y = soxr.resample(y, sr, band, cfg.resample_quality)
         sr = band
     if sr != SAMPLE_RATE:
-        t = _resample(t, sr, SAMPLE_RATE, cfg)
-    return t.numpy().astype(np.float64)
+        y = soxr.resample(y, sr, SAMPLE_RATE, cfg.resample_quality)
+    return y

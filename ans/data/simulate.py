@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from ans.data.corpus import Corpus, Manifest
-from ans.data.noises import babble, coloured_noise, howl, reverberate, ring_tones, rms, synthetic_rir
+from ans.data.noises import babble, coloured_noise, howl, reverberate, ring_tones, rms
+from ans.data.rooms import lowpass, random_eq, room_rirs
 from ans.data.simconfig import SimConfig, bandlimit_to_48k
 from ans.errors import AnsError
 
@@ -96,6 +97,18 @@ class Simulator:
                         "from all splits", corpus.root, split, n_spk)
         dur = sp.duration[self.speech_pool].astype(np.float64)
         self._speech_cdf = np.cumsum(dur) / dur.sum()  # duration-weighted file draws
+        # real full-band talkers (measured bandwidth), drawn for the 48/44.1 kHz shares
+        full = sp.bandwidth_hz[self.speech_pool] >= self.cfg.fullband_min_hz
+        self.fullband_pool = self.speech_pool[full]
+        fdur = dur[full]
+        self._fullband_cdf = np.cumsum(fdur) / fdur.sum() if fdur.size else fdur
+        if self.cfg.band_match and self.fullband_pool.size == 0 and any(
+                r > 2 * self.cfg.fullband_min_hz for r in self.cfg.rate_mix):
+            log.warning("%s: split '%s' has no full-band speech (bandwidth >= %.0f Hz); the high "
+                        "rates of the rate mix up-sample band-limited talkers", corpus.root, split,
+                        self.cfg.fullband_min_hz)
+        self.rir_pool = (corpus.rir.select(split=split) if corpus.rir is not None
+                         else np.zeros(0, dtype=np.int64))
         self.noise_pools: dict[str, np.ndarray] = {}
         for cat in ("ordinary", "ring"):
             pool = (corpus.noise.select(split=split, category=cat) if corpus.noise is not None
@@ -115,15 +128,28 @@ class Simulator:
         skipped0 = self.corpus.skipped
         clean, speech_i, band = self._target(rng, dec.rate)
         target_spk = int(self.corpus.speech.speaker[speech_i])
+        bandwidth = min(band / 2, float(self.corpus.speech.bandwidth_hz[speech_i]))
         if dec.second_talker:
             other, _, _ = self._segment_from(rng, self._other_speaker(rng, target_spk), dec.rate)
             clean = clean + other * (rms(clean) / (rms(other) + 1e-12)) * 10 ** (-dec.second_talker_db / 20)
+        noise_rir = None
         if dec.reverb:
-            rir = synthetic_rir(rng, SAMPLE_RATE, rt60=rng.uniform(*self.cfg.reverb_rt60))
+            rir, noise_rir = self._rirs(rng)
             clean = reverberate(clean, rir)
         noise, noise_id = self._noise(rng, dec, clean, target_spk)
+        if noise_rir is not None and dec.category != "howling":  # howling already went through a room
+            noise = reverberate(noise, noise_rir)
+        cfg = self.cfg
+        if cfg.eq_prob > 0 and rng.random() < cfg.eq_prob:  # talker's microphone / voice colour
+            clean = random_eq(clean, rng, SAMPLE_RATE, cfg.eq_tilt_db, cfg.eq_max_db)
+        if cfg.eq_prob > 0 and rng.random() < cfg.eq_prob:  # the noise source's own colour
+            noise = random_eq(noise, rng, SAMPLE_RATE, cfg.eq_tilt_db, cfg.eq_max_db)
+        if cfg.mic_lowpass_prob > 0 and rng.random() < cfg.mic_lowpass_prob:
+            cutoff = float(rng.uniform(*cfg.mic_lowpass_hz))  # the whole mixture: a cheap microphone
+            clean, noise = lowpass(clean, SAMPLE_RATE, cutoff), lowpass(noise, SAMPLE_RATE, cutoff)
+            bandwidth = min(bandwidth, cutoff)
         # exact SNR, then level, then one common anti-clip rescale (keeps the SNR)
-        noise = noise * math.sqrt(np.sum(clean ** 2) / (np.sum(noise ** 2) * 10 ** (dec.snr_db / 10)))
+        noise = noise * math.sqrt(np.sum(clean ** 2) / (np.sum(noise ** 2) * 10 ** (dec.snr_db / 10) + 1e-30))
         mix = clean + noise
         gain = 10 ** (dec.level_dbfs / 20) / (rms(mix) + 1e-12)
         peak = gain * max(np.abs(mix).max(), np.abs(clean).max(), np.abs(noise).max())
@@ -132,6 +158,7 @@ class Simulator:
         clean_t = torch.from_numpy((clean * gain).astype(np.float32))
         noise_t = torch.from_numpy((noise * gain).astype(np.float32))
         meta = {"snr_db": dec.snr_db, "category": dec.category, "source_rate": band,
+                "bandwidth_hz": float(bandwidth),
                 "speech_id": self.corpus.speech.row(speech_i)["path"], "noise_id": noise_id,
                 "seed": int(seed), "epoch": int(epoch), "index": int(index),
                 "rate_drawn": dec.rate, "level_dbfs": 20 * math.log10(gain * rms(mix) + 1e-12),
@@ -140,9 +167,25 @@ class Simulator:
         return {"noisy": clean_t + noise_t, "clean": clean_t, "noise": noise_t, "meta": meta}
 
     # -- speech ------------------------------------------------------------------------------
-    def _draw_speech(self, rng: np.random.Generator) -> int:
-        return int(self.speech_pool[np.searchsorted(self._speech_cdf, rng.random(), side="right")
-                                    .clip(0, self.speech_pool.size - 1)])
+    def _draw_speech(self, rng: np.random.Generator, rate: int) -> int:
+        pool, cdf = self.speech_pool, self._speech_cdf
+        if self.cfg.band_match and rate > 2 * self.cfg.fullband_min_hz and self.fullband_pool.size:
+            pool, cdf = self.fullband_pool, self._fullband_cdf
+        return int(pool[np.searchsorted(cdf, rng.random(), side="right").clip(0, pool.size - 1)])
+
+    def _rirs(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(talker RIR, noise RIR): a measured one from rir.jsonl (with probability
+        real_rir_prob, when the split has any) for both, else a simulated room."""
+        if self.rir_pool.size and rng.random() < self.cfg.real_rir_prob:
+            for _ in range(self.cfg.max_redraws):
+                i = int(self.rir_pool[rng.integers(self.rir_pool.size)])
+                got = self.corpus.read(self.corpus.rir, i)
+                if got is not None:
+                    h = bandlimit_to_48k(got[0], got[1], got[1], self.cfg)
+                    start = int(np.argmax(np.abs(h) > 0.1 * np.abs(h).max()))
+                    h = h[max(0, start - 8):]
+                    return h, h
+        return room_rirs(rng, SAMPLE_RATE, float(rng.uniform(*self.cfg.reverb_rt60)))
 
     def _other_speaker(self, rng: np.random.Generator, exclude: int, avoid: set[int] | None = None) -> int:
         """A speech file by another speaker (new ones preferred; falls back)."""
@@ -169,7 +212,7 @@ class Simulator:
     def _target(self, rng: np.random.Generator, rate: int) -> tuple[np.ndarray, int, int]:
         best = None
         for _ in range(self.cfg.speech_tries):
-            x, i, band = self._segment_from(rng, self._draw_speech(rng), rate)
+            x, i, band = self._segment_from(rng, self._draw_speech(rng, rate), rate)
             frac = self._active_fraction(x)
             if frac >= self.cfg.min_active_fraction:
                 return x, i, band
@@ -203,7 +246,10 @@ class Simulator:
                 if filled >= self.n:
                     break
             # chain more of the same speaker (other_pool holds every file the split may draw from)
-            same = self.other_pool[spk[self.other_pool] == spk[i]] if first is not None else self.speech_pool
+            # (same speaker and same effective rate: a chain never mixes full-band and narrowband)
+            src = sp.source_rate
+            same = (self.other_pool[(spk[self.other_pool] == spk[i]) & (src[self.other_pool] == src[first])]
+                    if first is not None else self.speech_pool)
             i = int(same[rng.integers(same.size)])
         if first is None:
             raise AnsError(f"{self.cfg.max_redraws} unreadable speech files in a row", sp.path)
@@ -228,6 +274,8 @@ class Simulator:
         if loop and x.size < need:
             x = np.resize(np.roll(x, int(rng.integers(x.size))), need)
         y = bandlimit_to_48k(x, sr, band, self.cfg)[:n48]
+        if loop and y.size < n48:  # resampler rounding: wrap to the exact length
+            y = np.resize(y, n48)
         return y, band
 
     # -- noise -------------------------------------------------------------------------------

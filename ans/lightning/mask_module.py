@@ -57,7 +57,8 @@ class MaskModule(pl.LightningModule):
         if train:
             x = self.augment(x)
         pred = self.model(x)
-        return self.loss_fn(pred, target, prep["noisy_spec"].abs()), prep, pred
+        bandwidth = (batch.get("meta") or {}).get("bandwidth_hz")  # per item, for loss.band_limit
+        return self.loss_fn(pred, target, prep["noisy_spec"].abs(), bandwidth), prep, pred
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss, _, _ = self._loss(batch, train=True)
