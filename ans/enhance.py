@@ -30,12 +30,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ans.audio import SAMPLE_RATE, check_waveform, read_audio, resample, write_audio
-from ans.checkpoint import load_model
 from ans.errors import AnsError
-from ans.features import FRAME, HOP, FeatureExtractor, Normalizer, pad_for_frames
+
+# torch, ans.checkpoint and ans.features are imported inside Enhancer: the CLI's --help and its
+# onnx backend (ans.runtime) must work without torch.
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO_ROOT / "pretrained" / "student" / "model.pt"
@@ -78,6 +78,12 @@ def check_wav_complete(data: bytes, size: int, label: str) -> None:
 
 def load_input(path: str | os.PathLike, max_bytes: int | None = None) -> tuple[np.ndarray, int]:
     """Read channel 0 of an audio file after the size and truncation checks."""
+    check_input(path, max_bytes)
+    return read_audio(path)
+
+
+def check_input(path: str | os.PathLike, max_bytes: int | None = None) -> None:
+    """The size and truncation checks of `load_input`, without reading the audio."""
     path = Path(path)
     if not path.is_file():
         raise AnsError("no such file", path)
@@ -86,41 +92,59 @@ def load_input(path: str | os.PathLike, max_bytes: int | None = None) -> tuple[n
         raise AnsError(f"file is {size} bytes, over the {max_bytes}-byte limit", path)
     with open(path, "rb") as f:
         check_wav_complete(f.read(1 << 16), size, str(path))
-    return read_audio(path)
 
 
 class Enhancer:
     """Mask-based enhancement with a teacher or student model (whole file at once)."""
 
     def __init__(self, model: torch.nn.Module, normalizer: Normalizer | None = None,
-                 kind: str | None = None, source: str | None = None):
-        self.model = model.eval().float()
-        self.normalizer = (normalizer or Normalizer()).eval().float()
-        self.fe = FeatureExtractor().eval()
+                 kind: str | None = None, source: str | None = None,
+                 atten_lim_db: float | None = None, device: str | None = None):
+        from ans.features import FeatureExtractor, Normalizer
+        from ans.runtime.model import atten_floor
+
+        self.device = device or "cpu"
+        self.model = model.eval().float().to(self.device)
+        self.normalizer = (normalizer or Normalizer()).eval().float().to(self.device)
+        self.fe = FeatureExtractor().eval().to(self.device)
+        self.atten_lim_db, self.floor = atten_lim_db, atten_floor(atten_lim_db)  # mask floor
         self.kind = kind or ("student" if getattr(model, "streamable", False) else "teacher")
         self.source = source
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike) -> Enhancer:
+    def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> Enhancer:
+        from ans.checkpoint import load_model
+
         model, normalizer, payload = load_model(path)
-        return cls(model, normalizer, kind=payload.get("kind"), source=str(path))
+        return cls(model, normalizer, kind=payload.get("kind"), source=str(path), **kwargs)
 
     @property
     def streamable(self) -> bool:
         return bool(getattr(self.model, "streamable", False))
 
-    @torch.inference_mode()
     def enhance_48k(self, wave: torch.Tensor) -> torch.Tensor:
         """(N,) float32 48 kHz tensor -> enhanced (N,) tensor.
 
         Same result as fbank -> model -> mask * stft -> istft on the whole signal, but the
         frame-local stages run BLOCK frames at a time so a long file needs little memory.
         """
+        import torch
+
+        with torch.inference_mode():
+            return self._enhance_48k(wave.to(self.device)).cpu()
+
+    def _enhance_48k(self, wave: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        from ans.features import FRAME, HOP, pad_for_frames
+
         n = wave.shape[-1]
         frames = pad_for_frames(wave.reshape(1, n).float())[0].unfold(0, FRAME, HOP)  # (T, FRAME) view
         t_total = frames.shape[0]
         feats = torch.cat([self.fe.fbank_frames(frames[i:i + BLOCK]) for i in range(0, t_total, BLOCK)])
         mask = self.model(self.normalizer(feats).unsqueeze(0))[0]
+        if self.floor > 0:
+            mask = mask.clamp_min(self.floor)
         hops = wave.new_zeros(t_total + 1, HOP)  # weighted overlap-add, one row per hop
         for i in range(0, t_total, BLOCK):
             blk = frames[i:i + BLOCK]
@@ -129,8 +153,21 @@ class Enhancer:
             hops[i + 1:i + 1 + blk.shape[0]] += synth[:, HOP:]
         return (hops[1:] / self.fe.ola_envelope()).reshape(-1)[:n]
 
-    def enhance(self, x: np.ndarray, sr: int, name: str = "<array>") -> np.ndarray:
-        """Any-rate waveform (mono, or (samples, channels): channel 0) -> 48 kHz float32, same duration."""
+    def enhance(self, x: np.ndarray, sr: int, name: str = "<array>", keep_rate: bool = False) -> np.ndarray:
+        """Any-rate waveform (mono, or (samples, channels): channel 0) -> 48 kHz float32, same
+        duration (keep_rate: back at `sr`, resampled with soxr)."""
+        y = self._enhance(x, sr, name)
+        if keep_rate and int(sr) != SAMPLE_RATE:
+            from ans.runtime.resample import resample as soxr_resample
+
+            y = soxr_resample(y, SAMPLE_RATE, int(sr))
+            n = check_waveform(x, sr, name).size
+            y = np.pad(y[:n], (0, max(0, n - y.size)))
+        return y
+
+    def _enhance(self, x: np.ndarray, sr: int, name: str) -> np.ndarray:
+        import torch
+
         x = check_waveform(x, sr, name)
         if x.size == 0:
             raise AnsError("empty audio (0 samples)", name)
@@ -154,7 +191,7 @@ class Enhancer:
 
     def enhance_file(self, in_path: str | os.PathLike, out_path: str | os.PathLike,
                      overwrite: bool = False, subtype: str = "PCM_16",
-                     max_bytes: int | None = None) -> Path:
+                     max_bytes: int | None = None, keep_rate: bool = False) -> Path:
         """Enhance one file into `out_path` (never the input; existing output only with overwrite)."""
         src, dst = Path(in_path), Path(out_path)
         if not src.is_file():
@@ -166,13 +203,13 @@ class Enhancer:
         if dst.exists() and not overwrite:
             raise AnsError("output exists (pass --overwrite to replace it)", dst)
         x, sr = load_input(src, max_bytes)
-        y = self.enhance(x, sr, name=str(src))
-        return publish(dst, y, subtype_for(dst, subtype), overwrite)
+        y = self.enhance(x, sr, name=str(src), keep_rate=keep_rate)
+        return publish(dst, y, subtype_for(dst, subtype), overwrite, sr if keep_rate else SAMPLE_RATE)
 
     def streaming(self):
         """A StreamingEnhancer sharing this (streamable student) model."""
         from ans.streaming import StreamingEnhancer
-        return StreamingEnhancer((self.model, self.normalizer))
+        return StreamingEnhancer((self.model.cpu(), self.normalizer.cpu()), atten_lim_db=self.atten_lim_db)
 
 
 def is_same_file(a: Path, b: Path) -> bool:
@@ -194,15 +231,18 @@ def subtype_for(path: Path, subtype: str) -> str:
     return subtype
 
 
-def publish(dst: Path, y: np.ndarray, subtype: str, overwrite: bool) -> Path:
+def publish(dst: Path, y: np.ndarray | None, subtype: str, overwrite: bool, sr: int = SAMPLE_RATE,
+            write=None) -> Path:
     """Write a complete temp file next to dst, then move it in; without overwrite a hard
-    link makes the final step fail (instead of replacing) if another run got there first."""
+    link makes the final step fail (instead of replacing) if another run got there first.
+    `write(tmp_path)`, when given, writes the temp file instead of `y` (block-wise writers)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part{dst.suffix}")
-    if subtype != "FLOAT":
-        y = np.clip(y, -1.0, 1.0)
-    write_audio(tmp, y, SAMPLE_RATE, subtype=subtype)
-    try:
+    try:  # the temp file goes away whatever happens (a block-wise writer may fail half-way)
+        if write is not None:
+            write(tmp)
+        else:
+            write_audio(tmp, np.clip(y, -1.0, 1.0) if subtype != "FLOAT" else y, sr, subtype=subtype)
         if overwrite:
             os.replace(tmp, dst)
         else:
