@@ -8,11 +8,15 @@ import math
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
 
 from ans.errors import AnsError
+
+if TYPE_CHECKING:
+    import torch
 
 SAMPLE_RATE = 48_000
 MIN_SAMPLE_RATE = 8_000

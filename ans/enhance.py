@@ -1,6 +1,12 @@
 """Offline enhancement of waveforms, files and folders with an exported model.pt.
 
-    python -m ans.enhance INPUT -o OUTPUT [--model PATH] [--overwrite] [--float] [--jobs N]
+    python -m ans.enhance INPUT -o OUTPUT [--model PATH] [--backend auto|onnx|torch] [--overwrite]
+                          [--float] [--jobs N] [--atten-lim-db DB] [--keep-rate] [--device cuda]
+
+Backends: `torch` (a model.pt; needs torch) and `onnx` (ans.runtime: numpy + onnxruntime, a
+folder written by `ans-export`, by default the bundled student; files are enhanced in blocks,
+so memory stays flat in their length). `auto`: onnx for an export folder or when torch is
+not installed, torch otherwise. Both give the same output (within 1e-6).
 
 INPUT is a file (-> OUTPUT file) or a folder (-> OUTPUT folder, same relative names for every
 *.wav/*.flac/*.ogg below it). The input is never overwritten; an existing output is refused
@@ -28,6 +34,7 @@ import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,9 +43,15 @@ from ans.errors import AnsError
 
 # torch, ans.checkpoint and ans.features are imported inside Enhancer: the CLI's --help and its
 # onnx backend (ans.runtime) must work without torch.
+if TYPE_CHECKING:
+    import torch
+
+    from ans.features import Normalizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO_ROOT / "pretrained" / "student" / "model.pt"
+if not DEFAULT_MODEL.is_file():  # an installed wheel: the copy shipped as package data
+    DEFAULT_MODEL = Path(__file__).resolve().parent / "pretrained" / "student" / "model.pt"
 AUDIO_EXTS = (".wav", ".flac", ".ogg")
 BLOCK = 512  # frames per block for the frame-local stages (~10 s)
 
@@ -48,6 +61,40 @@ def default_model_path() -> Path:
         raise AnsError("no default model: pass --model PATH (or model=PATH) or train one with "
                        "`python -m ans.train student`", DEFAULT_MODEL)
     return DEFAULT_MODEL
+
+
+def torch_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def load_enhancer(model: str | os.PathLike | None = None, backend: str = "auto",
+                  atten_lim_db: float | None = None, device: str | None = None):
+    """An Enhancer (torch, model.pt) or an OnnxEnhancer (ans.runtime, export folder).
+
+    `auto`: onnx for an export folder (or its export.json), or when torch is not installed
+    and no model.pt is named; torch otherwise. `model` None: the shipped student."""
+    if backend not in ("auto", "onnx", "torch"):
+        raise AnsError(f"unknown backend {backend!r} (choose auto, onnx or torch)")
+    path = None if model is None else Path(model)
+    is_export = path is not None and (path.is_dir() or path.name == "export.json")
+    if backend == "auto":
+        backend = "onnx" if is_export or (path is None and not torch_available()) else "torch"
+    if backend == "onnx":
+        if device not in (None, "cpu"):
+            raise AnsError(f"--device {device} needs --backend torch (the onnx runtime runs on the CPU)")
+        if path is not None and not is_export:
+            raise AnsError("the onnx backend takes a folder written by `ans-export MODEL.pt -o DIR`", path)
+        from ans.runtime.offline import OnnxEnhancer
+
+        return OnnxEnhancer(path, atten_lim_db=atten_lim_db)
+    if is_export:
+        raise AnsError("the torch backend takes a model.pt, not an ONNX export folder", path)
+    if not torch_available():
+        raise AnsError("the torch backend needs torch (pip install 'ans[train]'), or use --backend onnx "
+                       "with an `ans-export` folder", path)
+    return Enhancer.from_checkpoint(path or default_model_path(), atten_lim_db=atten_lim_db, device=device)
 
 
 def output_length(n: int, sr: int) -> int:
@@ -280,7 +327,8 @@ def _run_folder(enh: Enhancer, src: Path, dst: Path, args) -> int:
 
     def one(p: Path) -> str | None:
         try:
-            enh.enhance_file(p, dst / p.relative_to(src), args.overwrite, args.subtype, args.max_bytes)
+            enh.enhance_file(p, dst / p.relative_to(src), args.overwrite, args.subtype, args.max_bytes,
+                             keep_rate=args.keep_rate)
         except AnsError as e:
             return str(e)
         except (OSError, RuntimeError, ValueError) as e:
@@ -304,27 +352,42 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ans.enhance", description=__doc__.split("\n\n")[0])
     ap.add_argument("input", type=Path, help="audio file or folder")
     ap.add_argument("-o", "--output", type=Path, required=True, help="output file or folder")
-    ap.add_argument("--model", type=Path, default=None, help=f"model.pt (default {DEFAULT_MODEL})")
+    ap.add_argument("--version", action="version", version=f"ans {_version()}")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="model.pt (torch) or an `ans-export` folder (onnx); default: the shipped student")
+    ap.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
+                    help="auto (default): onnx for an export folder or without torch, else torch")
     ap.add_argument("--overwrite", action="store_true", help="replace existing outputs (never the input)")
     ap.add_argument("--float", dest="subtype", action="store_const", const="FLOAT", default="PCM_16",
                     help="write 32-bit float wav instead of 16-bit PCM")
     ap.add_argument("--jobs", type=int, default=1, help="files enhanced in parallel (folder mode)")
     ap.add_argument("--max-bytes", type=int, default=None, help="refuse input files larger than this")
+    ap.add_argument("--atten-lim-db", type=float, default=None,
+                    help="attenuation limit: the mask never goes below -DB dB (default: no limit)")
+    ap.add_argument("--keep-rate", action="store_true",
+                    help="write the output at the input's sample rate (default: 48 kHz)")
+    ap.add_argument("--device", default=None, help="torch device, e.g. cuda or cuda:1 (torch backend)")
     args = ap.parse_args(argv)
     try:
         src = args.input
         if not src.exists():
             raise AnsError("no such file or folder", src)
-        enh = Enhancer.from_checkpoint(args.model or default_model_path())
+        enh = load_enhancer(args.model, args.backend, args.atten_lim_db, args.device)
         if src.is_dir():
             return _run_folder(enh, src, args.output, args)
         dst = args.output / src.name if args.output.is_dir() else args.output
-        enh.enhance_file(src, dst, args.overwrite, args.subtype, args.max_bytes)
+        enh.enhance_file(src, dst, args.overwrite, args.subtype, args.max_bytes, keep_rate=args.keep_rate)
         print(dst)
         return 0
     except AnsError as e:
         print(str(e), file=sys.stderr)
         return 1
+
+
+def _version() -> str:
+    from ans import __version__
+
+    return __version__
 
 
 if __name__ == "__main__":
