@@ -15,30 +15,34 @@ import os
 
 from ans.errors import AnsError
 
-__all__ = ["AnsError", "Enhancer", "StreamingEnhancer", "pipeline"]
+__all__ = ["AnsError", "Enhancer", "StreamingEnhancer", "__version__", "pipeline"]
+__version__ = "0.1.0"
 
 SERVICE_MAX_BYTES = 10 * 2**20
 
 
-def pipeline(model=None, max_bytes: int | None = SERVICE_MAX_BYTES):
+def pipeline(model=None, max_bytes: int | None = SERVICE_MAX_BYTES, backend: str = "auto",
+             atten_lim_db: float | None = None, keep_rate: bool = False, device: str | None = None):
     """A callable `ans(input, output_path=None, sample_rate=None) -> dict` around one model.
 
-    `model`: a model.pt path (teacher or student), an Enhancer, or None for
-    pretrained/student/model.pt. `input`: a path, the bytes of an audio file, or a numpy
+    `model`: a model.pt path (teacher or student), an `ans-export` folder, an Enhancer or
+    OnnxEnhancer, or None for the shipped student. `backend`, `atten_lim_db`, `device`: as
+    `python -m ans.enhance` (auto: torch when installed, else the torch-free ans.runtime).
+    `keep_rate`: output at the input's rate (then 'sample_rate' says which). `input`: a path, the bytes of an audio file, or a numpy
     array (then `sample_rate` is required). Inputs over `max_bytes` (file size, byte string
     length, or array nbytes; None = no limit) are refused with AnsError. Returns
     {'output_pcm': bytes (int16 LE, 48 kHz), 'output_wav': float32 array, 'sample_rate': 48000};
     `output_path` (never the input file) is written atomically as 16-bit PCM.
     """
-    from ans.enhance import Enhancer, default_model_path
+    from ans.enhance import load_enhancer
 
-    enh = model if isinstance(model, Enhancer) else Enhancer.from_checkpoint(model or default_model_path())
-    return _Pipeline(enh, max_bytes)
+    enh = model if hasattr(model, "enhance_file") else load_enhancer(model, backend, atten_lim_db, device)
+    return _Pipeline(enh, max_bytes, keep_rate)
 
 
 class _Pipeline:
-    def __init__(self, enhancer, max_bytes: int | None):
-        self.enhancer, self.max_bytes = enhancer, max_bytes
+    def __init__(self, enhancer, max_bytes: int | None, keep_rate: bool = False):
+        self.enhancer, self.max_bytes, self.keep_rate = enhancer, max_bytes, keep_rate
 
     def _too_big(self, size: int, label: str) -> None:
         if self.max_bytes is not None and size > self.max_bytes:
@@ -71,13 +75,14 @@ class _Pipeline:
         else:
             raise AnsError(f"unsupported input type {type(input).__name__} "
                            "(expected a path, wav bytes or a numpy array)")
-        y = self.enhancer.enhance(x, sr, name=label)
+        y = self.enhancer.enhance(x, sr, name=label, keep_rate=self.keep_rate)
+        out_sr = int(sr) if self.keep_rate else SAMPLE_RATE
         buf = io.BytesIO()
-        sf.write(buf, np.clip(y, -1.0, 1.0), SAMPLE_RATE, format="RAW", subtype="PCM_16", endian="LITTLE")
+        sf.write(buf, np.clip(y, -1.0, 1.0), out_sr, format="RAW", subtype="PCM_16", endian="LITTLE")
         if output_path is not None:
             out = _path(output_path)
-            publish(out, y, subtype_for(out, "PCM_16"), overwrite=True)
-        return {"output_pcm": buf.getvalue(), "output_wav": y, "sample_rate": SAMPLE_RATE}
+            publish(out, y, subtype_for(out, "PCM_16"), overwrite=True, sr=out_sr)
+        return {"output_pcm": buf.getvalue(), "output_wav": y, "sample_rate": out_sr}
 
 
 def _path(p):

@@ -25,13 +25,27 @@ import uuid
 from collections import OrderedDict
 from pathlib import Path
 
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m ans.app", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
+    ap.add_argument("--port", type=int, default=7860)
+    ap.add_argument("--models-dir", type=Path, default=None,
+                    help="scan DIR/pretrained/*/model.pt and DIR/outputs/*/*/model.pt (default: the repository)")
+    ap.add_argument("--model", type=Path, action="append", default=[], help="a model.pt to offer (repeatable)")
+    return ap
+
+
+if __name__ == "__main__":  # answer --help/bad usage before the heavy imports below (seconds)
+    build_parser().parse_args()
+
 import numpy as np
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from ans import SERVICE_MAX_BYTES
 from ans.audio import SAMPLE_RATE, read_audio
-from ans.enhance import REPO_ROOT, Enhancer, check_wav_complete
+from ans.enhance import DEFAULT_MODEL, REPO_ROOT, Enhancer, check_wav_complete
 from ans.errors import AnsError
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -236,17 +250,17 @@ def create_app(models: list[Path], root: Path | None = REPO_ROOT, max_bytes: int
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ans.app", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
-    ap.add_argument("--port", type=int, default=7860)
-    ap.add_argument("--models-dir", type=Path, default=REPO_ROOT,
-                    help="scan DIR/pretrained/*/model.pt and DIR/outputs/*/*/model.pt (default: the repository)")
-    ap.add_argument("--model", type=Path, action="append", default=[], help="a model.pt to offer (repeatable)")
+    ap = build_parser()
     args = ap.parse_args(argv)
     for p in args.model:
         if not p.is_file():
             ap.error(f"--model {p}: no such file")
+    from ans.paths import project_root
+
+    args.models_dir = args.models_dir or project_root()
     models = find_models(args.models_dir if args.models_dir.is_dir() else None, args.model)
+    if not models and DEFAULT_MODEL.is_file():  # an installed wheel: the shipped student
+        models = [DEFAULT_MODEL]
     if not models:
         print("warning: no models found (pass --model PATH or train one with `python -m ans.train student`)")
     import uvicorn

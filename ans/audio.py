@@ -8,13 +8,15 @@ import math
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
-import torch
-import torchaudio.functional as AF
 
 from ans.errors import AnsError
+
+if TYPE_CHECKING:
+    import torch
 
 SAMPLE_RATE = 48_000
 MIN_SAMPLE_RATE = 8_000
@@ -86,6 +88,8 @@ def resample(x: torch.Tensor, sr_from: int, sr_to: int = SAMPLE_RATE) -> torch.T
     sr_from, sr_to = int(sr_from), int(sr_to)
     if sr_from == sr_to:
         return x
+    import torchaudio.functional as AF  # here, not at the top: the onnx runtime imports this module
+
     g = math.gcd(sr_from, sr_to)
     width = math.ceil(6 * sr_from / (min(sr_from, sr_to) * 0.99))
     if (sr_to // g) * (sr_from // g + 2 * width) <= _MAX_KERNEL:
@@ -96,6 +100,8 @@ def resample(x: torch.Tensor, sr_from: int, sr_to: int = SAMPLE_RATE) -> torch.T
 def _resample_direct(x: torch.Tensor, sr_from: int, sr_to: int, lowpass_filter_width: int = 6,
                      rolloff: float = 0.99, chunk: int = 1 << 14) -> torch.Tensor:
     """torchaudio's sinc_interp_hann resampler computed per output sample, in chunks."""
+    import torch
+
     shape, n = x.shape[:-1], x.shape[-1]
     flat = x.reshape(-1, n).to(torch.float32)
     n_out = -(-sr_to * n // sr_from)  # ceil, as torchaudio
@@ -121,7 +127,7 @@ def write_audio(path: str | os.PathLike, x: np.ndarray | torch.Tensor, sr: int =
                 subtype: str = "PCM_16") -> Path:
     """Write a wav atomically: a temp file in the same folder, then rename over the target."""
     path = Path(path)
-    data = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    data = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)  # torch.Tensor
     data = np.clip(data.astype(np.float32), -1.0, 1.0) if subtype.startswith("PCM") else data
     with atomic_target(path) as tmp:
         sf.write(tmp, data, sr, subtype=subtype, format=_format_for(path))

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from omegaconf import DictConfig, OmegaConf
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = REPO_ROOT / "configs"
+from ans.paths import config_dir, project_root
+
+REPO_ROOT = project_root()  # the checkout, or the current directory for an installed wheel
+CONFIG_DIR = config_dir()
 STAGES = ("teacher", "student")
 
 
 def register_resolvers() -> None:
-    """`${repo_root:}` -> the checkout this package runs from (no absolute paths in configs)."""
+    """`${repo_root:}` -> the checkout this package runs from, else the current directory."""
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
 

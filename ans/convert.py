@@ -26,6 +26,24 @@ import json
 import sys
 from pathlib import Path
 
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m ans.convert", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    ms = sub.add_parser("modelscope", help="reference pytorch_model.bin -> model.pt")
+    ms.add_argument("checkpoint", type=Path, help="reference pytorch_model.bin")
+    ms.add_argument("-o", "--output", type=Path, required=True, help="model.pt to write")
+    ms.add_argument("--config", type=Path, default=None,
+                    help="configuration.json (default: the one beside the checkpoint, if any)")
+    to = sub.add_parser("to-modelscope", help="model.pt -> pytorch_model.bin + configuration.json")
+    to.add_argument("model", type=Path, help="student model.pt")
+    to.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    return ap
+
+
+if __name__ == "__main__":  # answer --help/bad usage before the heavy imports below (seconds)
+    build_parser().parse_args()
+
 import torch
 
 from ans.audio import atomic_write_bytes, atomic_write_text
@@ -184,16 +202,7 @@ def to_modelscope(model_path: str | Path, out_dir: str | Path) -> dict[str, Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ans.convert", description=__doc__.split("\n\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    ms = sub.add_parser("modelscope", help="reference pytorch_model.bin -> model.pt")
-    ms.add_argument("checkpoint", type=Path, help="reference pytorch_model.bin")
-    ms.add_argument("-o", "--output", type=Path, required=True, help="model.pt to write")
-    ms.add_argument("--config", type=Path, default=None,
-                    help="configuration.json (default: the one beside the checkpoint, if any)")
-    to = sub.add_parser("to-modelscope", help="model.pt -> pytorch_model.bin + configuration.json")
-    to.add_argument("model", type=Path, help="student model.pt")
-    to.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    ap = build_parser()
     args = ap.parse_args(argv)
     try:
         if args.cmd == "modelscope":

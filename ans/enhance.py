@@ -1,6 +1,12 @@
 """Offline enhancement of waveforms, files and folders with an exported model.pt.
 
-    python -m ans.enhance INPUT -o OUTPUT [--model PATH] [--overwrite] [--float] [--jobs N]
+    python -m ans.enhance INPUT -o OUTPUT [--model PATH] [--backend auto|onnx|torch] [--overwrite]
+                          [--float] [--jobs N] [--atten-lim-db DB] [--keep-rate] [--device cuda]
+
+Backends: `torch` (a model.pt; needs torch) and `onnx` (ans.runtime: numpy + onnxruntime, a
+folder written by `ans-export`, by default the bundled student; files are enhanced in blocks,
+so memory stays flat in their length). `auto`: onnx for an export folder or when torch is
+not installed, torch otherwise. Both give the same output (within 1e-6).
 
 INPUT is a file (-> OUTPUT file) or a folder (-> OUTPUT folder, same relative names for every
 *.wav/*.flac/*.ogg below it). The input is never overwritten; an existing output is refused
@@ -28,17 +34,24 @@ import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ans.audio import SAMPLE_RATE, check_waveform, read_audio, resample, write_audio
-from ans.checkpoint import load_model
 from ans.errors import AnsError
-from ans.features import FRAME, HOP, FeatureExtractor, Normalizer, pad_for_frames
+
+# torch, ans.checkpoint and ans.features are imported inside Enhancer: the CLI's --help and its
+# onnx backend (ans.runtime) must work without torch.
+if TYPE_CHECKING:
+    import torch
+
+    from ans.features import Normalizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO_ROOT / "pretrained" / "student" / "model.pt"
+if not DEFAULT_MODEL.is_file():  # an installed wheel: the copy shipped as package data
+    DEFAULT_MODEL = Path(__file__).resolve().parent / "pretrained" / "student" / "model.pt"
 AUDIO_EXTS = (".wav", ".flac", ".ogg")
 BLOCK = 512  # frames per block for the frame-local stages (~10 s)
 
@@ -48,6 +61,40 @@ def default_model_path() -> Path:
         raise AnsError("no default model: pass --model PATH (or model=PATH) or train one with "
                        "`python -m ans.train student`", DEFAULT_MODEL)
     return DEFAULT_MODEL
+
+
+def torch_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def load_enhancer(model: str | os.PathLike | None = None, backend: str = "auto",
+                  atten_lim_db: float | None = None, device: str | None = None):
+    """An Enhancer (torch, model.pt) or an OnnxEnhancer (ans.runtime, export folder).
+
+    `auto`: onnx for an export folder (or its export.json), or when torch is not installed
+    and no model.pt is named; torch otherwise. `model` None: the shipped student."""
+    if backend not in ("auto", "onnx", "torch"):
+        raise AnsError(f"unknown backend {backend!r} (choose auto, onnx or torch)")
+    path = None if model is None else Path(model)
+    is_export = path is not None and (path.is_dir() or path.name == "export.json")
+    if backend == "auto":
+        backend = "onnx" if is_export or (path is None and not torch_available()) else "torch"
+    if backend == "onnx":
+        if device not in (None, "cpu"):
+            raise AnsError(f"--device {device} needs --backend torch (the onnx runtime runs on the CPU)")
+        if path is not None and not is_export:
+            raise AnsError("the onnx backend takes a folder written by `ans-export MODEL.pt -o DIR`", path)
+        from ans.runtime.offline import OnnxEnhancer
+
+        return OnnxEnhancer(path, atten_lim_db=atten_lim_db)
+    if is_export:
+        raise AnsError("the torch backend takes a model.pt, not an ONNX export folder", path)
+    if not torch_available():
+        raise AnsError("the torch backend needs torch (pip install 'ans[train]'), or use --backend onnx "
+                       "with an `ans-export` folder", path)
+    return Enhancer.from_checkpoint(path or default_model_path(), atten_lim_db=atten_lim_db, device=device)
 
 
 def output_length(n: int, sr: int) -> int:
@@ -78,6 +125,12 @@ def check_wav_complete(data: bytes, size: int, label: str) -> None:
 
 def load_input(path: str | os.PathLike, max_bytes: int | None = None) -> tuple[np.ndarray, int]:
     """Read channel 0 of an audio file after the size and truncation checks."""
+    check_input(path, max_bytes)
+    return read_audio(path)
+
+
+def check_input(path: str | os.PathLike, max_bytes: int | None = None) -> None:
+    """The size and truncation checks of `load_input`, without reading the audio."""
     path = Path(path)
     if not path.is_file():
         raise AnsError("no such file", path)
@@ -86,41 +139,59 @@ def load_input(path: str | os.PathLike, max_bytes: int | None = None) -> tuple[n
         raise AnsError(f"file is {size} bytes, over the {max_bytes}-byte limit", path)
     with open(path, "rb") as f:
         check_wav_complete(f.read(1 << 16), size, str(path))
-    return read_audio(path)
 
 
 class Enhancer:
     """Mask-based enhancement with a teacher or student model (whole file at once)."""
 
     def __init__(self, model: torch.nn.Module, normalizer: Normalizer | None = None,
-                 kind: str | None = None, source: str | None = None):
-        self.model = model.eval().float()
-        self.normalizer = (normalizer or Normalizer()).eval().float()
-        self.fe = FeatureExtractor().eval()
+                 kind: str | None = None, source: str | None = None,
+                 atten_lim_db: float | None = None, device: str | None = None):
+        from ans.features import FeatureExtractor, Normalizer
+        from ans.runtime.model import atten_floor
+
+        self.device = device or "cpu"
+        self.model = model.eval().float().to(self.device)
+        self.normalizer = (normalizer or Normalizer()).eval().float().to(self.device)
+        self.fe = FeatureExtractor().eval().to(self.device)
+        self.atten_lim_db, self.floor = atten_lim_db, atten_floor(atten_lim_db)  # mask floor
         self.kind = kind or ("student" if getattr(model, "streamable", False) else "teacher")
         self.source = source
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike) -> Enhancer:
+    def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> Enhancer:
+        from ans.checkpoint import load_model
+
         model, normalizer, payload = load_model(path)
-        return cls(model, normalizer, kind=payload.get("kind"), source=str(path))
+        return cls(model, normalizer, kind=payload.get("kind"), source=str(path), **kwargs)
 
     @property
     def streamable(self) -> bool:
         return bool(getattr(self.model, "streamable", False))
 
-    @torch.inference_mode()
     def enhance_48k(self, wave: torch.Tensor) -> torch.Tensor:
         """(N,) float32 48 kHz tensor -> enhanced (N,) tensor.
 
         Same result as fbank -> model -> mask * stft -> istft on the whole signal, but the
         frame-local stages run BLOCK frames at a time so a long file needs little memory.
         """
+        import torch
+
+        with torch.inference_mode():
+            return self._enhance_48k(wave.to(self.device)).cpu()
+
+    def _enhance_48k(self, wave: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        from ans.features import FRAME, HOP, pad_for_frames
+
         n = wave.shape[-1]
         frames = pad_for_frames(wave.reshape(1, n).float())[0].unfold(0, FRAME, HOP)  # (T, FRAME) view
         t_total = frames.shape[0]
         feats = torch.cat([self.fe.fbank_frames(frames[i:i + BLOCK]) for i in range(0, t_total, BLOCK)])
         mask = self.model(self.normalizer(feats).unsqueeze(0))[0]
+        if self.floor > 0:
+            mask = mask.clamp_min(self.floor)
         hops = wave.new_zeros(t_total + 1, HOP)  # weighted overlap-add, one row per hop
         for i in range(0, t_total, BLOCK):
             blk = frames[i:i + BLOCK]
@@ -129,8 +200,21 @@ class Enhancer:
             hops[i + 1:i + 1 + blk.shape[0]] += synth[:, HOP:]
         return (hops[1:] / self.fe.ola_envelope()).reshape(-1)[:n]
 
-    def enhance(self, x: np.ndarray, sr: int, name: str = "<array>") -> np.ndarray:
-        """Any-rate waveform (mono, or (samples, channels): channel 0) -> 48 kHz float32, same duration."""
+    def enhance(self, x: np.ndarray, sr: int, name: str = "<array>", keep_rate: bool = False) -> np.ndarray:
+        """Any-rate waveform (mono, or (samples, channels): channel 0) -> 48 kHz float32, same
+        duration (keep_rate: back at `sr`, resampled with soxr)."""
+        y = self._enhance(x, sr, name)
+        if keep_rate and int(sr) != SAMPLE_RATE:
+            from ans.runtime.resample import resample as soxr_resample
+
+            y = soxr_resample(y, SAMPLE_RATE, int(sr))
+            n = check_waveform(x, sr, name).size
+            y = np.pad(y[:n], (0, max(0, n - y.size)))
+        return y
+
+    def _enhance(self, x: np.ndarray, sr: int, name: str) -> np.ndarray:
+        import torch
+
         x = check_waveform(x, sr, name)
         if x.size == 0:
             raise AnsError("empty audio (0 samples)", name)
@@ -154,7 +238,7 @@ class Enhancer:
 
     def enhance_file(self, in_path: str | os.PathLike, out_path: str | os.PathLike,
                      overwrite: bool = False, subtype: str = "PCM_16",
-                     max_bytes: int | None = None) -> Path:
+                     max_bytes: int | None = None, keep_rate: bool = False) -> Path:
         """Enhance one file into `out_path` (never the input; existing output only with overwrite)."""
         src, dst = Path(in_path), Path(out_path)
         if not src.is_file():
@@ -166,13 +250,13 @@ class Enhancer:
         if dst.exists() and not overwrite:
             raise AnsError("output exists (pass --overwrite to replace it)", dst)
         x, sr = load_input(src, max_bytes)
-        y = self.enhance(x, sr, name=str(src))
-        return publish(dst, y, subtype_for(dst, subtype), overwrite)
+        y = self.enhance(x, sr, name=str(src), keep_rate=keep_rate)
+        return publish(dst, y, subtype_for(dst, subtype), overwrite, sr if keep_rate else SAMPLE_RATE)
 
     def streaming(self):
         """A StreamingEnhancer sharing this (streamable student) model."""
         from ans.streaming import StreamingEnhancer
-        return StreamingEnhancer((self.model, self.normalizer))
+        return StreamingEnhancer((self.model.cpu(), self.normalizer.cpu()), atten_lim_db=self.atten_lim_db)
 
 
 def is_same_file(a: Path, b: Path) -> bool:
@@ -194,15 +278,18 @@ def subtype_for(path: Path, subtype: str) -> str:
     return subtype
 
 
-def publish(dst: Path, y: np.ndarray, subtype: str, overwrite: bool) -> Path:
+def publish(dst: Path, y: np.ndarray | None, subtype: str, overwrite: bool, sr: int = SAMPLE_RATE,
+            write=None) -> Path:
     """Write a complete temp file next to dst, then move it in; without overwrite a hard
-    link makes the final step fail (instead of replacing) if another run got there first."""
+    link makes the final step fail (instead of replacing) if another run got there first.
+    `write(tmp_path)`, when given, writes the temp file instead of `y` (block-wise writers)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part{dst.suffix}")
-    if subtype != "FLOAT":
-        y = np.clip(y, -1.0, 1.0)
-    write_audio(tmp, y, SAMPLE_RATE, subtype=subtype)
-    try:
+    try:  # the temp file goes away whatever happens (a block-wise writer may fail half-way)
+        if write is not None:
+            write(tmp)
+        else:
+            write_audio(tmp, np.clip(y, -1.0, 1.0) if subtype != "FLOAT" else y, sr, subtype=subtype)
         if overwrite:
             os.replace(tmp, dst)
         else:
@@ -240,7 +327,8 @@ def _run_folder(enh: Enhancer, src: Path, dst: Path, args) -> int:
 
     def one(p: Path) -> str | None:
         try:
-            enh.enhance_file(p, dst / p.relative_to(src), args.overwrite, args.subtype, args.max_bytes)
+            enh.enhance_file(p, dst / p.relative_to(src), args.overwrite, args.subtype, args.max_bytes,
+                             keep_rate=args.keep_rate)
         except AnsError as e:
             return str(e)
         except (OSError, RuntimeError, ValueError) as e:
@@ -264,27 +352,42 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ans.enhance", description=__doc__.split("\n\n")[0])
     ap.add_argument("input", type=Path, help="audio file or folder")
     ap.add_argument("-o", "--output", type=Path, required=True, help="output file or folder")
-    ap.add_argument("--model", type=Path, default=None, help=f"model.pt (default {DEFAULT_MODEL})")
+    ap.add_argument("--version", action="version", version=f"ans {_version()}")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="model.pt (torch) or an `ans-export` folder (onnx); default: the shipped student")
+    ap.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto",
+                    help="auto (default): onnx for an export folder or without torch, else torch")
     ap.add_argument("--overwrite", action="store_true", help="replace existing outputs (never the input)")
     ap.add_argument("--float", dest="subtype", action="store_const", const="FLOAT", default="PCM_16",
                     help="write 32-bit float wav instead of 16-bit PCM")
     ap.add_argument("--jobs", type=int, default=1, help="files enhanced in parallel (folder mode)")
     ap.add_argument("--max-bytes", type=int, default=None, help="refuse input files larger than this")
+    ap.add_argument("--atten-lim-db", type=float, default=None,
+                    help="attenuation limit: the mask never goes below -DB dB (default: no limit)")
+    ap.add_argument("--keep-rate", action="store_true",
+                    help="write the output at the input's sample rate (default: 48 kHz)")
+    ap.add_argument("--device", default=None, help="torch device, e.g. cuda or cuda:1 (torch backend)")
     args = ap.parse_args(argv)
     try:
         src = args.input
         if not src.exists():
             raise AnsError("no such file or folder", src)
-        enh = Enhancer.from_checkpoint(args.model or default_model_path())
+        enh = load_enhancer(args.model, args.backend, args.atten_lim_db, args.device)
         if src.is_dir():
             return _run_folder(enh, src, args.output, args)
         dst = args.output / src.name if args.output.is_dir() else args.output
-        enh.enhance_file(src, dst, args.overwrite, args.subtype, args.max_bytes)
+        enh.enhance_file(src, dst, args.overwrite, args.subtype, args.max_bytes, keep_rate=args.keep_rate)
         print(dst)
         return 0
     except AnsError as e:
         print(str(e), file=sys.stderr)
         return 1
+
+
+def _version() -> str:
+    from ans import __version__
+
+    return __version__
 
 
 if __name__ == "__main__":

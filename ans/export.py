@@ -26,6 +26,22 @@ import time
 import warnings
 from pathlib import Path
 
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m ans.export", description=__doc__.split("\n\n")[0])
+    ap.add_argument("model", type=Path, help="model.pt")
+    ap.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    ap.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    ap.add_argument("--offline-only", action="store_true", help="skip the streaming graph (teachers)")
+    ap.add_argument("--no-normalizer", action="store_true",
+                    help="leave the fbank normaliser out of the graphs (consumer normalises)")
+    ap.add_argument("--no-verify", action="store_true", help="skip the onnxruntime check")
+    return ap
+
+
+if __name__ == "__main__":  # answer --help/bad usage before the heavy imports below (seconds)
+    build_parser().parse_args()
+
 import numpy as np
 import torch
 from torch import nn
@@ -235,14 +251,7 @@ def bench_onnx_streaming(model_path: str | Path | None = None, hops: int = 500, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ans.export", description=__doc__.split("\n\n")[0])
-    ap.add_argument("model", type=Path, help="model.pt")
-    ap.add_argument("-o", "--output", type=Path, required=True, help="output folder")
-    ap.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
-    ap.add_argument("--offline-only", action="store_true", help="skip the streaming graph (teachers)")
-    ap.add_argument("--no-normalizer", action="store_true",
-                    help="leave the fbank normaliser out of the graphs (consumer normalises)")
-    ap.add_argument("--no-verify", action="store_true", help="skip the onnxruntime check")
+    ap = build_parser()
     args = ap.parse_args(argv)
     try:
         side = export_onnx(args.model, args.output, args.opset, streaming=not args.offline_only,

@@ -34,10 +34,15 @@ class StreamingEnhancer:
     latency_samples = FRAME
     sample_rate = 48_000
 
-    def __init__(self, model, normalizer: Normalizer | None = None, num_threads: int | None = 1):
+    def __init__(self, model, normalizer: Normalizer | None = None, num_threads: int | None = 1,
+                 atten_lim_db: float | None = None):
         """`model`: a model.pt path, a (model, normalizer) pair or an Enhancer. `num_threads`:
         torch threads while a hop is computed (1: the per-hop ops are far too small to gain
-        from more, and waking idle threads every 20 ms costs more than the work; None: leave as is)."""
+        from more, and waking idle threads every 20 ms costs more than the work; None: leave as is).
+        `atten_lim_db`: mask floor, at most this much attenuation (None: no limit)."""
+        from ans.runtime.model import atten_floor
+
+        self.floor = atten_floor(atten_lim_db)
         label, kind = None, None
         if isinstance(model, str | os.PathLike):
             label = str(model)
@@ -93,6 +98,8 @@ class StreamingEnhancer:
         frame = torch.from_numpy(self._ring.copy())
         feats = self.normalizer(self.fe.fbank_frames(frame.unsqueeze(0)))
         mask, self._cache = self.model.step(feats, self._cache)
+        if self.floor > 0:
+            mask = mask.clamp_min(self.floor)
         synth = self.fe.synthesis_frame(self.fe.analysis_frame(frame) * mask[0])
         block = (self._tail + synth[:HOP]) / self._env
         self._tail = synth[HOP:]

@@ -1,0 +1,22 @@
+"""Where things are: a checkout (configs/, pretrained/, outputs/ beside the package) or an
+installed wheel (configs and the default model inside the package, runs in the current folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+
+
+def in_checkout() -> bool:
+    return (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "configs").is_dir()
+
+
+def project_root() -> Path:
+    """Root of data/, outputs/, reports/: the checkout, else the current directory."""
+    return REPO_ROOT if in_checkout() else Path.cwd()
+
+
+def config_dir() -> Path:
+    return REPO_ROOT / "configs" if in_checkout() else PACKAGE_DIR / "configs"
