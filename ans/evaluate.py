@@ -201,7 +201,7 @@ def evaluate(cfg) -> dict:
 
     _ensure_test_set(cfg)
     items = load_test_set(cfg.get("test_set"), cfg.get("manifest"), cfg.get("reference", "auto"),
-                          cfg.get("max_files"))
+                          cfg.get("max_files"), cfg.get("split"))
     with_ref = items[0]["clean"] is not None
     metrics = [str(m) for m in cfg.metrics]
     bad = [m for m in metrics if m not in ALL_METRICS]
