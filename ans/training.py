@@ -145,6 +145,10 @@ def run(cfg: DictConfig) -> dict:
                                       plugins=[AtomicCheckpointIO()])
     Path(cfg.paths.run_dir).mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, Path(cfg.paths.run_dir) / "config.yaml", resolve=True)
+    if cfg.get("init_from") and cfg.get("validate_first") and not resume:
+        # Fine-tuning: score the starting model on the same validation items first (logged at
+        # step 0; it is also the first model.pt, so the exported best is never worse).
+        trainer.validate(module, datamodule=datamodule, verbose=False)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.as_tensor(v).numel() == 1}
     metrics["global_step"] = trainer.global_step
