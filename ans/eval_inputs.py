@@ -108,8 +108,10 @@ def _read_table(path: Path) -> list[dict]:
 
 
 def load_test_set(test_set: str | Path | None, manifest: str | Path | None = None,
-                  reference: str | bool = "auto", max_files: int | None = None) -> list[dict]:
-    """Items {name, noisy, clean|None, category, snr_db|None, snr_band|None, source_rate|None}."""
+                  reference: str | bool = "auto", max_files: int | None = None,
+                  split: str | None = None) -> list[dict]:
+    """Items {name, noisy, clean|None, category, snr_db|None, snr_band|None, source_rate|None}.
+    `split`: keep only the manifest rows of that split (e.g. vctk_demand's pairs.jsonl: test)."""
     from ans.enhance import find_audio
 
     items = []
@@ -117,7 +119,12 @@ def load_test_set(test_set: str | Path | None, manifest: str | Path | None = Non
         mpath = _resolve(manifest)
         if not mpath.is_file():
             raise AnsError("no such manifest", mpath)
-        for row in _read_table(mpath):
+        rows = _read_table(mpath)
+        if split:
+            rows = [r for r in rows if r.get("split") == split]
+            if not rows:
+                raise AnsError(f"no rows of split {split!r}", mpath)
+        for row in rows:
             if not row.get("noisy"):
                 raise AnsError("manifest rows need a 'noisy' column", mpath)
             noisy = mpath.parent / row["noisy"]

@@ -26,7 +26,7 @@ SUMMARY_KEYS = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "hf_kept", "dns
 LABELS = {"pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB", "stoi": "STOI", "estoi": "ESTOI", "si_sdr": "SI-SDR",
           "hf_kept": "8-16 kHz kept (dB)",
           "dnsmos_sig": "DNSMOS SIG", "dnsmos_bak": "DNSMOS BAK", "dnsmos_ovrl": "DNSMOS OVRL",
-          "dnsmos_p808": "DNSMOS P.808"}
+          "dnsmos_p808": "DNSMOS P.808", "csig": "CSIG", "cbak": "CBAK", "covl": "COVL"}
 BANDS = ((0.0, 10.0), (10.0, 25.0), (25.0, 40.0))
 
 

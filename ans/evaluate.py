@@ -196,12 +196,14 @@ def _ensure_test_set(cfg) -> None:
 def evaluate(cfg) -> dict:
     """Run the evaluation described by a composed eval config; returns
     {"report_dir", "summary" (text table), "metrics" (the metrics.json dict)}."""
+    from ans.benchmarks import apply_benchmark
     from ans.eval_report import write_report
     from ans.metrics import ALL_METRICS, default_workers
 
+    bench = apply_benchmark(cfg)  # test_set=vctk_demand | dns_blind: a standard benchmark by name
     _ensure_test_set(cfg)
     items = load_test_set(cfg.get("test_set"), cfg.get("manifest"), cfg.get("reference", "auto"),
-                          cfg.get("max_files"))
+                          cfg.get("max_files"), cfg.get("split"))
     with_ref = items[0]["clean"] is not None
     metrics = [str(m) for m in cfg.metrics]
     bad = [m for m in metrics if m not in ALL_METRICS]
@@ -235,7 +237,23 @@ def evaluate(cfg) -> dict:
                 "n_files": len(items), "jobs": jobs, "wall_s": wall, "metrics": metrics,
                 "models": [s["path"] for s in specs if s["type"] == "model"], "skipped": skipped}
     out = write_report(Path(cfg.report_dir), items, results, specs, run_info)
+    _append_sections(cfg, out, bench, specs, len(items))
     return out
+
+
+def _append_sections(cfg, out: dict, bench, specs: list[dict], n_files: int) -> None:
+    """Extra report.md sections: published peer numbers of a named benchmark."""
+    from ans.audio import atomic_write_text
+    from ans.benchmarks import peer_table
+
+    extra = []
+    if bench is not None:
+        table = peer_table(bench, out["metrics"]["overall"], specs, n_files)
+        extra.append(f"## Benchmark `{cfg.benchmark}`: this run next to published results\n\n{table}")
+        out["summary"] += "\n\n" + table
+    if extra:
+        report = Path(out["report_dir"]) / "report.md"
+        atomic_write_text(report, report.read_text(encoding="utf-8") + "\n" + "\n".join(extra))
 
 
 def run(overrides: list[str] | None = None) -> dict:

@@ -9,6 +9,7 @@ Everything takes float numpy waveforms (48 kHz by default) and returns plain Pyt
 | `stoi`, `estoi` | (extended) short-time objective intelligibility (`pystoi`) | 10 kHz inside pystoi |
 | `si_sdr` | scale-invariant SDR in dB (zero-mean, standard definition) | input rate |
 | `dnsmos_sig/bak/ovrl/p808` | DNSMOS P.835 SIG/BAK/OVRL and P.808 MOS, no reference | 16 kHz |
+| `csig`, `cbak`, `covl` (`composite`) | Hu & Loizou composite measures (ans.composite) | 16 kHz |
 
 A metric that cannot be computed for one file (PESQ "no utterances detected", a silent
 reference for SI-SDR, an empty signal, ...) is NaN, never an exception: the evaluator counts
@@ -45,18 +46,21 @@ PESQ_WB_RATE = 16_000
 PESQ_NB_RATE = 8_000
 DNSMOS_RATE = 16_000
 
-ALL_METRICS: tuple[str, ...] = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "hf_kept", "dnsmos")
+ALL_METRICS: tuple[str, ...] = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "hf_kept", "dnsmos",
+                                 "composite")
 DNSMOS_KEYS: tuple[str, ...] = ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808")
 # Keys `compute_metrics` returns for each name in `which` (dnsmos expands to four columns).
 METRIC_KEYS: dict[str, tuple[str, ...]] = {
     "pesq_wb": ("pesq_wb",), "pesq_nb": ("pesq_nb",), "stoi": ("stoi",), "estoi": ("estoi",),
     "si_sdr": ("si_sdr",), "hf_kept": ("hf_kept",), "dnsmos": DNSMOS_KEYS,
+    "composite": ("csig", "cbak", "covl"),
 }
 # Higher is better for every metric here; the plausible range is for plots and sanity checks.
 METRIC_RANGES: dict[str, tuple[float, float]] = {
     "pesq_wb": (1.0, 4.65), "pesq_nb": (1.0, 4.65), "stoi": (0.0, 1.0), "estoi": (0.0, 1.0),
-    "si_sdr": (-np.inf, np.inf), "hf_kept": (-np.inf, np.inf), "dnsmos_sig": (1.0, 5.0), "dnsmos_bak": (1.0, 5.0),
-    "dnsmos_ovrl": (1.0, 5.0), "dnsmos_p808": (1.0, 5.0),
+    "si_sdr": (-np.inf, np.inf), "hf_kept": (-np.inf, np.inf), "dnsmos_sig": (1.0, 5.0),
+    "dnsmos_bak": (1.0, 5.0), "dnsmos_ovrl": (1.0, 5.0), "dnsmos_p808": (1.0, 5.0), "csig": (1.0, 5.0),
+    "cbak": (1.0, 5.0), "covl": (1.0, 5.0),
 }
 
 NAN = float("nan")
@@ -335,7 +339,7 @@ def compute_metrics(clean: np.ndarray, est: np.ndarray, sr: int = SAMPLE_RATE,
     c, e = _pair(clean, est)
     out: dict[str, float] = {}
     e16 = None
-    if "pesq_wb" in which or "dnsmos" in which:
+    if "pesq_wb" in which or "dnsmos" in which or "composite" in which:
         e16 = resample_np(e, sr, PESQ_WB_RATE)
     for name in which:
         if name == "pesq_wb":
@@ -352,6 +356,12 @@ def compute_metrics(clean: np.ndarray, est: np.ndarray, sr: int = SAMPLE_RATE,
             out["hf_kept"] = band_energy_db(c, e, sr)
         elif name == "dnsmos":
             out.update(dnsmos_16k(e16))
+        elif name == "composite":  # needs PESQ-WB of the same pair: reuse it when computed
+            from ans.composite import composite
+
+            c16 = resample_np(c, sr, PESQ_WB_RATE)
+            p = out["pesq_wb"] if "pesq_wb" in out else _pesq_at(c16, e16, PESQ_WB_RATE, "wb")
+            out.update(composite(c16, e16, p))
     return out
 
 

@@ -63,6 +63,46 @@ def build_module(cfg: DictConfig) -> MaskModule:
     return MaskModule(**kwargs)
 
 
+def init_from_model(module: MaskModule, path: str, cfg: DictConfig | None = None) -> None:
+    """Fine-tuning: start from a model.pt's weights and fbank normaliser (same architecture only)."""
+    from ans.checkpoint import load_payload
+
+    payload = load_payload(path)
+    cls = type(module.model)
+    mine = f"{cls.__module__}.{cls.__name__}"
+    theirs = {k: tuple(v.shape) for k, v in payload["state_dict"].items()}
+    ours = {k: tuple(v.shape) for k, v in module.model.state_dict().items()}
+    if payload["model_class"] != mine or theirs != ours:
+        hint = _matching_model_option(payload, cfg)
+        raise AnsError(f"init_from: architecture mismatch: the file holds {payload['model_class'].rsplit('.', 1)[-1]}"
+                       f"({_kw(payload['model_kwargs'])}), the config builds {cls.__name__}"
+                       f"({_kw(getattr(module.model, '_init_kwargs', {}))}){hint}", path)
+    module.model.load_state_dict(payload["state_dict"])
+    module.normalizer.mean.copy_(torch.as_tensor(payload["normalizer"]["mean"]))
+    module.normalizer.std.copy_(torch.as_tensor(payload["normalizer"]["std"]))
+    module.norm_fitted.fill_(True)
+    module.init_info = {"path": str(path), "git_rev": payload.get("git_rev"), "metrics": payload.get("metrics", {})}
+    print(f"ans.train: initialised from {path} ({payload.get('kind')}, {payload.get('parameters')} parameters)")
+
+
+def _kw(kwargs: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in kwargs.items())
+
+
+def _matching_model_option(payload: dict, cfg: DictConfig | None) -> str:
+    """'; use model=NAME' when one of configs/model/*.yaml builds the file's architecture."""
+    if cfg is None:
+        return ""
+    from ans.config import CONFIG_DIR, compose
+
+    for option in sorted(p.stem for p in (CONFIG_DIR / "model").glob("*.yaml")):
+        model = OmegaConf.to_container(compose(str(cfg.stage), [f"model={option}"]).model, resolve=True)
+        kwargs = {k: v for k, v in model.items() if k not in ("_target_", "model_class")}
+        if model.get("model_class") == payload["model_class"] and kwargs == payload["model_kwargs"]:
+            return f"; use model={option}"
+    return ""
+
+
 @torch.no_grad()
 def fit_normalizer(module: MaskModule, datamodule: pl.LightningDataModule, n_batches: int) -> None:
     """Per-bin fbank mean/std from a few training batches (no dither), stored in the model."""
@@ -90,7 +130,9 @@ def run(cfg: DictConfig) -> dict:
     resume = resolve_resume(cfg)
     if resume:
         print(f"ans.train: resuming from {resume}")
-    elif not bool(module.norm_fitted):
+    elif cfg.get("init_from"):
+        init_from_model(module, str(cfg.init_from), cfg)
+    if not resume and not bool(module.norm_fitted):
         datamodule.setup("fit")
         fit_normalizer(module, datamodule, int(cfg.norm_batches))
         pl.seed_everything(int(cfg.seed), workers=True)
@@ -103,6 +145,10 @@ def run(cfg: DictConfig) -> dict:
                                       plugins=[AtomicCheckpointIO()])
     Path(cfg.paths.run_dir).mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, Path(cfg.paths.run_dir) / "config.yaml", resolve=True)
+    if cfg.get("init_from") and cfg.get("validate_first") and not resume:
+        # Fine-tuning: score the starting model on the same validation items first (logged at
+        # step 0; it is also the first model.pt, so the exported best is never worse).
+        trainer.validate(module, datamodule=datamodule, verbose=False)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.as_tensor(v).numel() == 1}
     metrics["global_step"] = trainer.global_step

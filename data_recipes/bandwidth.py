@@ -24,7 +24,8 @@ BAND_HZ = 250.0
 REF_BAND = (300.0, 3000.0)
 FLOOR_DB = 55.0
 STANDARD_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
-FULL_BAND_HZ = 9000.0  # "full band": real energy above 9 kHz (SPEC.md rate mix)
+FULL_BAND_HZ = 9000.0
+EDGE_SLACK_HZ = 500.0  # "full band": real energy above 9 kHz (SPEC.md rate mix)
 
 
 def _active(x: np.ndarray, sr: int, rel_db: float = -40.0) -> np.ndarray:
@@ -66,9 +67,11 @@ def measure_bandwidth(x: np.ndarray, sr: int, floor_db: float = FLOOR_DB) -> flo
     return float(edges[idx[-1]]) if idx.size else float(edges[0])
 
 
-def effective_rate(bandwidth_hz: float, header_rate: int) -> int:
-    """The smallest standard rate whose Nyquist covers the measured bandwidth (<= header rate)."""
+def source_rate_for(bandwidth_hz: float, header_rate: int) -> int:
+    """The rate the material is worth: the smallest standard rate whose Nyquist frequency covers
+    the measured bandwidth, less EDGE_SLACK_HZ (a band's upper edge can overshoot a steep
+    low-pass by up to two 250 Hz bands), never above the header rate."""
     for r in STANDARD_RATES:
-        if r / 2 >= bandwidth_hz * 0.98 and r <= header_rate:
+        if r / 2 >= bandwidth_hz - EDGE_SLACK_HZ and r <= header_rate:
             return r
     return int(header_rate)

@@ -6,7 +6,8 @@ Real folder layouts handled (`--src` may be the folder shown or its parent):
   file names, `pNNN` for the VCTK subset, `vocalset_<female|male>N` for VocalSet, else the file
   (one group per file). Noise -> `ordinary`. RIRs grouped by room folder.
 - vctk_demand: Valentini `{clean,noisy}_testset_wav/pNNN_MMM.wav` (and, when present,
-  `{clean,noisy}_trainset_{28,56}spk_wav/`) -> `pairs.jsonl` with `noisy`/`clean` paths.
+  `{clean,noisy}_trainset_{28,56}spk_wav/`) -> `pairs.jsonl` with `noisy`/`clean` paths and
+  `split`: test set -> test, training speakers p226/p287 -> valid, the other ones -> train.
 - vctk: VCTK 0.92 `wav48_silence_trimmed/pNNN/pNNN_MMM_mic1.flac` (mic1 only; mic2 is the same
   take) or VCTK 0.80 `wav48/pNNN/*.wav`. Speakers p232 and p257 (the Valentini test
   speakers) are always `test`, so vctk-trained models can be scored on vctk_demand.
@@ -50,6 +51,9 @@ RIRS = CorpusInfo("rirs", "the SLR28 RIRS_NOISES folder (simulated_rirs, real_ri
                   ("simulated_rirs", "real_rirs_isotropic_noises", "pointsource_noises"))
 
 VALENTINI_TEST_SPEAKERS = ("p232", "p257")
+# Two of the 28 training speakers held out for validation (a common choice in the literature),
+# so `data=pairs` validates on unseen talkers and the 824-file test split stays untouched.
+VALENTINI_VALID_SPEAKERS = ("p226", "p287")
 
 
 def _rel(p: Path, base: Path) -> str:
@@ -138,8 +142,11 @@ def vctk_demand(src, out: Path, force: bool = False) -> dict:
                 if not clean.is_file():
                     print(f"warning: {noisy.name}: no clean counterpart in {clean_dir.name}; skipped")
                     return None
+                spk = noisy.name.split("_")[0]
+                if split == "train" and spk in VALENTINI_VALID_SPEAKERS:
+                    split = "valid"
                 line = line_for(link.parent, clean, VCTK_DEMAND, kind="speech", split=split,
-                                speaker=f"vctk_{noisy.name.split('_')[0]}")
+                                speaker=f"vctk_{spk}")
                 return line | {"clean": line["path"], "noisy": _rel(noisy, link.parent)}
             yield from stream(link.parent, audio_files(noisy_dir), f"vctk_demand {name}", make)
 

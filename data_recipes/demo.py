@@ -31,7 +31,7 @@ from ans.audio import atomic_write_text, write_audio
 from ans.errors import AnsError
 from data_recipes import debian, generated_noise, tts
 from data_recipes import demo_sources as S
-from data_recipes.bandwidth import effective_rate, measure_bandwidth
+from data_recipes.bandwidth import source_rate_for, measure_bandwidth
 from data_recipes.decode import chunks, decode_file, join_utterances, trim_silence
 from data_recipes.manifest import (
     ManifestWriter,
@@ -121,7 +121,7 @@ def voices_step(out: Path, src: S.VoiceSource, tree: Path, license: str) -> list
             continue
         bw = measure_bandwidth(x, rate)
         speaker = f"{src.prefix}_{m.group(1).replace('/', '_')}"
-        groups.setdefault((speaker, rate, effective_rate(bw, rate)), []).append((x, bw))
+        groups.setdefault((speaker, rate, source_rate_for(bw, rate)), []).append((x, bw))
     lines = []
     for speaker in sorted({k[0] for k in groups}):
         folder = _fresh_dir(out / "speech" / speaker)

@@ -259,6 +259,7 @@ def test_vctk_demand_pairs(tmp_path, capsys):
         assert Path(x["noisy"]).name == Path(x["clean"]).name and "noisy_" in x["noisy"]
     assert {x["split"] for x in pairs if "testset" in x["noisy"]} == {"test"}
     assert {x["speaker"] for x in pairs if x["split"] == "test"} == {"vctk_p232", "vctk_p257"}
+    assert {x["split"] for x in pairs if "trainset" in x["noisy"]} == {"valid"}  # p226 held out
 
 
 def test_vctk(tmp_path, capsys):
