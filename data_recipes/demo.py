@@ -31,7 +31,7 @@ from ans.audio import atomic_write_text, write_audio
 from ans.errors import AnsError
 from data_recipes import debian, generated_noise, tts
 from data_recipes import demo_sources as S
-from data_recipes.bandwidth import source_rate_for, measure_bandwidth
+from data_recipes.bandwidth import measure_bandwidth, source_rate_for
 from data_recipes.decode import chunks, decode_file, join_utterances, trim_silence
 from data_recipes.manifest import (
     ManifestWriter,
