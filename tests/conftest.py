@@ -39,3 +39,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+@pytest.fixture(autouse=True)
+def _restore_denormals():
+    """In-process training (ans.training.run) flushes denormals to zero for speed; that global
+    CPU state would break hypothesis's float strategies in later tests, so undo it after each."""
+    yield
+    torch.set_flush_denormal(False)
