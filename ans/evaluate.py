@@ -246,7 +246,6 @@ def _append_sections(cfg, out: dict, bench, specs: list[dict], n_files: int) -> 
     of a named benchmark."""
     from ans.audio import atomic_write_text
     from ans.benchmarks import peer_table
-
     from ans.eval_curves import plot_curves
 
     extra = []
