@@ -242,11 +242,17 @@ def evaluate(cfg) -> dict:
 
 
 def _append_sections(cfg, out: dict, bench, specs: list[dict], n_files: int) -> None:
-    """Extra report.md sections: published peer numbers of a named benchmark."""
+    """Extra report.md sections: training curves from the runs' CSV logs; published peer numbers
+    of a named benchmark."""
     from ans.audio import atomic_write_text
     from ans.benchmarks import peer_table
+    from ans.eval_curves import plot_curves
 
     extra = []
+    curves = plot_curves(Path(out["report_dir"]), cfg.get("runs"), specs)
+    if curves:
+        extra.append("## Training curves\n\n" + "\n".join(f"`{run}`\n\n![curves]({png})\n" for run, png in curves))
+        out["metrics"]["training_curves"] = [png for _, png in curves]
     if bench is not None:
         table = peer_table(bench, out["metrics"]["overall"], specs, n_files)
         extra.append(f"## Benchmark `{cfg.benchmark}`: this run next to published results\n\n{table}")
