@@ -6,22 +6,29 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # The install stamp is keyed on the hash of the files that define the environment,
 # so a second `make install` is a no-op and an edited pyproject re-installs.
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+# The torch build, from one variable. Default: the CPU wheel on this disk. A GPU build, e.g.
+#   make install TORCH_SPEC="torch==2.5.1 torchaudio==2.5.1" TORCH_INDEX_URL=https://download.pytorch.org/whl/cu124
+# Packages named in TORCH_SPEC replace their pins from constraints.txt (so the two never conflict).
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX_URL ?=
+STAMP := $(VENV)/.installed-$(shell (cat pyproject.toml constraints.txt; echo '$(TORCH_SPEC) $(TORCH_INDEX_URL)') | sha256sum | cut -c1-16)
 FORCE ?= 0
 MODELS ?=
-export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
+CONSTRAINTS := $(CURDIR)/$(VENV)/constraints.txt
+export PIP_CONSTRAINT := $(CONSTRAINTS)
 
-.PHONY: help install test test-all lint demo eval bench corpus clean install-peers browser
+.PHONY: help install test test-all lint demo eval bench corpus clean install-peers browser onnx wheel
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
+	@python3 -c 'import re,sys; spec=sys.argv[1].split(); names={re.split("[=<>!~ ]",w)[0].lower() for w in spec}; keep=[l for l in open("constraints.txt") if re.split("[=<>!~ ]",l.strip())[0].lower() not in names]; open("$(CONSTRAINTS)","w").write("".join(keep)+"\n".join(w for w in spec if "==" in w)+"\n")' '$(TORCH_SPEC)'
 	$(PY) -m pip install -q --upgrade pip
-	@# The CPU torch wheel first (it lies on this disk); everything after is constrained to it.
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@# The torch build first (default: the CPU wheel on this disk); everything after is constrained to it.
+	$(PY) -m pip install -q $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL)) $(TORCH_SPEC)
+	$(PY) -m pip install -q -e '.[dev]'
 	@# Every torchaudio wheel on PyPI is a CUDA build: beside the CPU torch its compiled
 	@# extension fails to load (libc10_cuda.so). Deleting it leaves the pure-Python parts we
 	@# use (kaldi fbank, resample, spectrogram). Only done when the import actually fails.
@@ -63,6 +70,12 @@ eval: install ## evaluate the newest teacher+student (or MODELS="a.pt b.pt") on 
 
 bench: install ## speed/memory benchmark table (simulator, features, models, streaming)
 	$(PY) scripts/benchmark.py
+
+onnx: install ## re-export the bundled runtime model (ans/runtime/models/) from pretrained/student/model.pt
+	$(PY) -m ans.export pretrained/student/model.pt -o ans/runtime/models
+
+wheel: install ## build dist/ans-*.whl (configs, default student and its ONNX graphs inside)
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist .
 
 clean: ## remove caches and run outputs (keeps .venv, data/ and pretrained/)
 	rm -rf outputs reports/tmp .pytest_cache .ruff_cache

@@ -257,6 +257,9 @@ def run(student: str | None = None, teacher: str | None = None, quick: bool = Fa
 
             res["onnx_streaming"] = bench_onnx_streaming(s_file, hops=200 if quick else 1000)
         res["rss"] = peak_rss(s_file, wav)
+        from bench_runtime import run as bench_runtime  # torch-free runtime, same run as the torch rows
+
+        res["runtime"] = bench_runtime(quick)
         res["teacher_rtf"] = rtf(t_enh.enhance, x, repeats)
         res["spectral_gate_rtf"] = rtf(SpectralGate().enhance, x, repeats)
         if peers:
@@ -307,6 +310,10 @@ def table(r: dict) -> str:
                      f"<= {TARGETS['rss_mb']:.0f} MB {ok(rss['peak_rss_mb'], TARGETS['rss_mb'])}"))
     else:
         rows.append(("peak RSS", f"failed: {rss.get('error')}", ""))
+    if r.get("runtime"):
+        from bench_runtime import rows as runtime_rows
+
+        rows += runtime_rows(r["runtime"])
     rows.append((f"teacher RTF ({sec} s, 1 thread)", f"{r['teacher_rtf']:.4f}", ""))
     rows.append((f"spectral gate RTF ({sec} s)", f"{r['spectral_gate_rtf']:.4f}", ""))
     for name in ("rnnoise", "deepfilternet3"):
