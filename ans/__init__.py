@@ -49,13 +49,12 @@ class _Pipeline:
         import soundfile as sf
 
         from ans.audio import SAMPLE_RATE, read_audio
-        from ans.enhance import check_wav_complete, is_same_file, load_input, publish, subtype_for
+        from ans.enhance import is_same_file, load_input, publish, subtype_for
 
         if isinstance(input, bytes | bytearray | memoryview):
-            data, label = bytes(input), "<bytes>"
+            data, label = bytes(input), "<bytes input>"
             self._too_big(len(data), label)
-            check_wav_complete(data[:1 << 16], len(data), label)
-            x, sr = read_audio(data, name=label)
+            x, sr = read_audio(data, name=label)  # refuses truncated files too
         elif isinstance(input, str | os.PathLike):
             label = str(input)
             x, sr = load_input(input, self.max_bytes)
@@ -71,12 +70,13 @@ class _Pipeline:
         else:
             raise AnsError(f"unsupported input type {type(input).__name__} "
                            "(expected a path, wav bytes or a numpy array)")
+        out_subtype = subtype_for(_path(output_path), "PCM_16") if output_path is not None else None
         y = self.enhancer.enhance(x, sr, name=label)
         buf = io.BytesIO()
         sf.write(buf, np.clip(y, -1.0, 1.0), SAMPLE_RATE, format="RAW", subtype="PCM_16", endian="LITTLE")
         if output_path is not None:
             out = _path(output_path)
-            publish(out, y, subtype_for(out, "PCM_16"), overwrite=True)
+            publish(out, y, out_subtype, overwrite=True)  # OS errors -> AnsError naming the file
         return {"output_pcm": buf.getvalue(), "output_wav": y, "sample_rate": SAMPLE_RATE}
 
 
