@@ -109,7 +109,13 @@ class StreamingEnhancer:
 
     def process(self, chunk: np.ndarray) -> np.ndarray:
         """Feed a mono 48 kHz chunk (any length, float in [-1, 1]); returns as many samples."""
-        x = np.asarray(chunk)
+        try:
+            x = np.asarray(chunk)
+        except (ValueError, TypeError) as e:
+            raise AnsError(f"not an audio chunk ({type(e).__name__})", "<stream>") from None
+        # as offline (check_waveform): real numbers only, no str/bool/complex/object chunks
+        if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+            raise AnsError(f"unsupported sample type {x.dtype}", "<stream>")
         if x.ndim != 1:
             raise AnsError(f"expected a mono 1-D chunk, got shape {x.shape}", "<stream>")
         if np.issubdtype(x.dtype, np.integer):

@@ -108,3 +108,14 @@ def test_from_path_and_refusals(tmp_path, student):
     s = StreamingEnhancer(student)
     with pytest.raises(AnsError, match="NaN"):
         s.process(np.array([0.0, np.nan], np.float32))
+
+
+@pytest.mark.parametrize("chunk", ["abc", np.array(["a", "b"]), np.ones(960, bool), np.ones(960, np.complex64),
+                                   np.array([object()])])
+def test_str_bool_complex_chunks_refused_one_line(student, chunk):
+    """Issue 16 item 13: refused like offline input, with one AnsError line, state untouched."""
+    s = StreamingEnhancer(student)
+    with pytest.raises(AnsError, match="<stream>") as e:
+        s.process(chunk)
+    assert "\n" not in str(e.value)
+    assert s.process(np.zeros(960, np.float32)).shape == (960,)
