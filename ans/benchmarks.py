@@ -42,27 +42,37 @@ class Benchmark:
     note: str = ""
 
 
-_SEGAN = "Pascual et al., SEGAN, Interspeech 2017, Table 1"
-# Published on the same 824-file test set; transcribed from the papers' tables (not re-measured
-# here). PESQ in these papers is the P.862.2 wide-band score; STOI is given where the table has it.
+# Published numbers on the same 824-file test set, not re-measured here. Each row was checked
+# against the source named in it; where the paper's own table could not be opened, the source
+# names the public copy the numbers were checked against. PESQ in these papers is the
+# P.862.2 wide-band score.
+# Removed: "DEMUCS (causal, H=64)" 2.93 / STOI 0.95 / 4.22 / 3.25 / 3.52 (Défossez et al.,
+# Interspeech 2020). The paper's table could not be opened, and the one public copy of those
+# numbers found lists them for a causal DEMUCS of 18.87 M parameters, while facebookresearch/denoiser
+# launch_valentini.sh trains the causal Valentini model with hidden=48, so the H=64 label is doubtful.
+_SEGAN = ("Pascual et al., SEGAN, Interspeech 2017 (arXiv:1703.09452), objective-evaluation table; "
+          "as reproduced, citing that paper, in github.com/anicolson/DeepXi README.md and "
+          "github.com/nanahou/Awesome-Speech-Enhancement README.md")
 VCTK_DEMAND_PEERS = (
     Peer("noisy input (as published)", {"pesq_wb": 1.97, "csig": 3.35, "cbak": 2.44, "covl": 2.63}, _SEGAN),
     Peer("Wiener filter", {"pesq_wb": 2.22, "csig": 3.23, "cbak": 2.68, "covl": 2.67}, _SEGAN),
     Peer("SEGAN", {"pesq_wb": 2.16, "csig": 3.48, "cbak": 2.94, "covl": 2.80}, _SEGAN),
     Peer("MetricGAN+", {"pesq_wb": 3.15, "csig": 4.14, "cbak": 3.16, "covl": 3.64},
-         "Fu et al., MetricGAN+, Interspeech 2021, Table 3"),
-    Peer("DEMUCS (causal, H=64)", {"pesq_wb": 2.93, "stoi": 0.95, "csig": 4.22, "cbak": 3.25, "covl": 3.52},
-         "Défossez et al., Real Time Speech Enhancement in the Waveform Domain, Interspeech 2020, Table 1"),
+         "Fu et al., MetricGAN+ (arXiv:2104.03538); results table of the authors' "
+         "recipe, github.com/speechbrain/speechbrain recipes/Voicebank/enhance/MetricGAN/README.md"),
     Peer("CMGAN", {"pesq_wb": 3.41, "stoi": 0.96, "csig": 4.63, "cbak": 3.94, "covl": 4.12},
-         "Cao et al., CMGAN, Interspeech 2022, Table 1"),
+         "Cao et al., CMGAN, Interspeech 2022 (PESQ 3.41 in the abstract, github.com/ruizhecao96/CMGAN "
+         "README.md); CSIG/CBAK/COVL/STOI as listed for arXiv:2209.11112 on "
+         "physics.paperswithcode.com/paper/cmgan-conformer-based-metric-gan-for-monaural"),
 )
 
 BENCHMARKS: dict[str, Benchmark] = {
     "vctk_demand": Benchmark(
         "vctk_demand/pairs.jsonl", "test", True, ("pesq_wb", "stoi", "si_sdr", "composite"),
         "python -m data_recipes vctk_demand --src /path/to/valentini", 824, VCTK_DEMAND_PEERS,
-        "Peer rows are published numbers (transcribed from the cited tables, not re-measured here; "
-        "check the papers before quoting them). Our rows score 48 kHz models on the 48 kHz files; "
+        "Peer rows are published numbers, not re-measured here; each names where it was checked "
+        "(some are public copies of the paper's table: check the paper before quoting them). "
+        "Our rows score 48 kHz models on the 48 kHz files; "
         "PESQ/composite at 16 kHz, STOI at 10 kHz inside pystoi. CSIG/CBAK/COVL: ans.composite "
         "(Hu & Loizou 2008 formulas with PESQ-WB, as in the papers' Python scripts)."),
     "dns_blind": Benchmark(

@@ -16,6 +16,15 @@ implemented here from the published definitions, following Loizou's reference `c
 
 PESQ is the wide-band P.862.2 score, as in the Python evaluation scripts most recent papers use
 (the 2008 paper used narrow-band raw PESQ); say so when comparing.
+
+Cross-checked line by line against the copy of composite.m in
+github.com/IMLHF/Speech-Enhancement-Measures (frames, window, critical bands, Klatt weights,
+LPC order, LLR without clipping, segSNR limits, 95 % trimming, coefficients, [1, 5] limits) and
+against pysepm's `composite` (github.com/schmiph2/pysepm): same coefficients, LLR unclipped
+when used for the composite. Known differences of other ports, not followed here: pysepm drops
+the last segSNR frame and rescales the WSS spectrum; CMGAN's `src/tools/compute_metrics.py`
+divides by 32768 inside WSS (meant for int16 input), which lowers float inputs by 90 dB against
+the 1e-10 energy floor.
 """
 
 from __future__ import annotations
@@ -146,7 +155,9 @@ def composite(clean: np.ndarray, est: np.ndarray, pesq_wb: float, fs: int = RATE
     c = np.asarray(clean, np.float64)
     e = np.asarray(est, np.float64)
     n = min(c.size, e.size)
-    c, e = c[:n], e[:n]
+    # composite.m adds eps to both signals after truncation: keeps LPC defined on digital silence
+    eps = np.finfo(np.float64).eps
+    c, e = c[:n] + eps, e[:n] + eps
     if not math.isfinite(pesq_wb) or n < fs // 10:
         return {"csig": math.nan, "cbak": math.nan, "covl": math.nan}
     w, ll, seg = _best_mean(wss(c, e, fs)), _best_mean(llr(c, e, fs)), seg_snr(c, e, fs)
