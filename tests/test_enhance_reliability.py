@@ -123,7 +123,8 @@ def test_write_errors_are_one_line(tmp_path, capsys):
     blocker = tmp_path / "afile"
     blocker.write_text("x")
     rc, _, err = run(capsys, src, "-o", blocker / "out.wav", "--model", STUDENT)
-    assert rc == 1 and err.count("\n") == 1 and "cannot write the output" in err and "afile" in err, err
+    assert rc == 1 and err.count("\n") == 1, err
+    assert err.strip() == f"{blocker / 'out.wav'}: cannot write the output (a file is in the way of its folder)"
     with pytest.raises(AnsError, match=r"afile/o\.wav: cannot write the output"):
         pipeline(STUDENT)(str(src), output_path=blocker / "o.wav")
     with pytest.raises(AnsError, match="output_path must be a file path"):

@@ -106,7 +106,10 @@ def publish(dst: Path, y: np.ndarray | None, subtype: str, overwrite: bool, sr: 
     fmt = output_format(dst)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part{dst.suffix}")
     try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise AnsError("cannot write the output (a file is in the way of its folder)", dst) from None
         with sf.SoundFile(tmp, "w", sr, 1, subtype=subtype, format=fmt) as f:
             if write is not None:
                 write(f)
