@@ -28,9 +28,11 @@ def pipeline(model=None, max_bytes: int | None = SERVICE_MAX_BYTES, backend: str
     `model`: a model.pt path (teacher or student), an `ans-export` folder, an Enhancer or
     OnnxEnhancer, or None for the shipped student. `backend`, `atten_lim_db`, `device`: as
     `python -m ans.enhance` (auto: torch when installed, else the torch-free ans.runtime).
-    `keep_rate`: output at the input's rate (then 'sample_rate' says which). `input`: a path, the bytes of an audio file, or a numpy
-    array (then `sample_rate` is required). Inputs over `max_bytes` (file size, byte string
-    length, or array nbytes; None = no limit) are refused with AnsError. Returns
+    `keep_rate`: output at the input's rate (then 'sample_rate' says which). `input`: a path,
+    the bytes of an audio file or an open binary file, or a numpy array (then `sample_rate` is
+    required); errors name the path, `<bytes>`, `<file NAME>` or `<array>`. Inputs over
+    `max_bytes` (file size, byte string length, or array nbytes; None = no limit) are refused
+    with AnsError. Returns
     {'output_pcm': bytes (int16 LE, 48 kHz), 'output_wav': float32 array, 'sample_rate': 48000};
     `output_path` (never the input file) is written atomically as 16-bit PCM.
     """
@@ -48,18 +50,33 @@ class _Pipeline:
         if self.max_bytes is not None and size > self.max_bytes:
             raise AnsError(f"input is {size} bytes, over the {self.max_bytes}-byte limit", label)
 
+    def _read_file_object(self, f) -> tuple[bytes, str]:
+        """The bytes of an open binary file (at most max_bytes + 1 read), labelled by its name."""
+        name = getattr(f, "name", None)
+        label = f"<file {name}>" if isinstance(name, str) else f"<{type(f).__name__} input>"
+        try:
+            data = f.read() if self.max_bytes is None else f.read(self.max_bytes + 1)
+        except (OSError, ValueError) as e:  # closed, not readable, text mode
+            raise AnsError(f"cannot read the file object ({type(e).__name__}: {e})", label) from None
+        if not isinstance(data, bytes | bytearray):
+            raise AnsError("expected a file opened in binary mode ('rb')", label)
+        return data, label
+
     def __call__(self, input, output_path=None, sample_rate: int | None = None) -> dict:
         import numpy as np
         import soundfile as sf
 
         from ans.audio import SAMPLE_RATE, read_audio
-        from ans.enhance import check_wav_complete, is_same_file, load_input, publish, subtype_for
+        from ans.enhance import is_same_file, load_input, publish, subtype_for
 
+        if hasattr(input, "read") and not isinstance(input, str | os.PathLike):  # an open binary file
+            input, label = self._read_file_object(input)
+        else:
+            label = None
         if isinstance(input, bytes | bytearray | memoryview):
-            data, label = bytes(input), "<bytes>"
+            data, label = bytes(input), label or "<bytes>"
             self._too_big(len(data), label)
-            check_wav_complete(data[:1 << 16], len(data), label)
-            x, sr = read_audio(data, name=label)
+            x, sr = read_audio(data, name=label)  # refuses truncated files too
         elif isinstance(input, str | os.PathLike):
             label = str(input)
             x, sr = load_input(input, self.max_bytes)
@@ -74,20 +91,23 @@ class _Pipeline:
             sr = sample_rate
         else:
             raise AnsError(f"unsupported input type {type(input).__name__} "
-                           "(expected a path, wav bytes or a numpy array)")
+                           "(expected a path, an audio file's bytes or open binary file, or a numpy array)")
+        out_subtype = subtype_for(_path(output_path), "PCM_16") if output_path is not None else None
         y = self.enhancer.enhance(x, sr, name=label, keep_rate=self.keep_rate)
         out_sr = int(sr) if self.keep_rate else SAMPLE_RATE
         buf = io.BytesIO()
         sf.write(buf, np.clip(y, -1.0, 1.0), out_sr, format="RAW", subtype="PCM_16", endian="LITTLE")
         if output_path is not None:
             out = _path(output_path)
-            publish(out, y, subtype_for(out, "PCM_16"), overwrite=True, sr=out_sr)
+            publish(out, y, out_subtype, overwrite=True, sr=out_sr)  # OS errors -> one AnsError line
         return {"output_pcm": buf.getvalue(), "output_wav": y, "sample_rate": out_sr}
 
 
 def _path(p):
     from pathlib import Path
 
+    if not isinstance(p, str | os.PathLike):
+        raise AnsError(f"output_path must be a file path, got {type(p).__name__}")
     return Path(p)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import soundfile as sf
 
-from ans.errors import AnsError
+from ans.errors import AnsError, reason
 
 if TYPE_CHECKING:
     import torch
@@ -22,27 +22,63 @@ SAMPLE_RATE = 48_000
 MIN_SAMPLE_RATE = 8_000
 
 
+READ_ERRORS = (sf.LibsndfileError, RuntimeError, ValueError, TypeError, EOFError, AssertionError)
+
+
 def read_audio(path: str | os.PathLike | bytes, *, start: int = 0, frames: int = -1,
                name: str | None = None) -> tuple[np.ndarray, int]:
-    """Read channel 0 of a wav/flac/ogg file (or wav bytes) as float32 in [-1, 1].
+    """Read channel 0 of a wav/flac/ogg/mp3/... file (or its bytes) as float32 in [-1, 1].
 
-    `start`/`frames` read a slice without loading the whole file (lazy corpus reads).
-    Raises AnsError with one line naming the file for anything unreadable.
+    `start`/`frames` read a slice without loading the whole file (lazy corpus reads). A
+    whole-file read also refuses truncated files (`ans.truncation`). Raises AnsError with one
+    line naming the file for anything unreadable.
     """
-    label = name or ("<bytes>" if isinstance(path, bytes | bytearray) else str(path))
-    src = io.BytesIO(path) if isinstance(path, bytes | bytearray) else path
-    if not isinstance(path, bytes | bytearray) and not Path(path).is_file():
+    is_bytes = isinstance(path, bytes | bytearray | memoryview)
+    label = name or ("<bytes>" if is_bytes else str(path))
+    src = io.BytesIO(path) if is_bytes else path
+    if not is_bytes and not Path(path).is_file():
         raise AnsError("no such file", label)
+    whole = not start and frames < 0
+    if whole:
+        from ans.truncation import check_complete
+
+        if is_bytes:
+            check_complete(src, len(src.getbuffer()), label)
+            src.seek(0)
+        else:
+            with open(path, "rb") as fh:
+                check_complete(fh, os.fstat(fh.fileno()).st_size, label)
     try:
         with sf.SoundFile(src) as f:
             if start:
                 f.seek(start)
-            data = f.read(frames=frames, dtype="float32", always_2d=True)
-            sr = f.samplerate
-    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, EOFError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise AnsError(f"not a readable audio file ({msg})", label) from None
+            if f.seekable():
+                data = f.read(frames=frames, dtype="float32", always_2d=True)
+            else:  # e.g. a GSM610 wav: libsndfile cannot read "all frames" in one call
+                limit = None if frames < 0 else frames
+                parts = list(read_blocks(f, 1 << 16, limit, channel=None))
+                data = np.concatenate(parts) if parts else np.zeros((0, f.channels), np.float32)
+            sr, declared = f.samplerate, f.frames
+    except READ_ERRORS as e:
+        raise AnsError(f"not a readable audio file ({reason(e)})", label) from None
+    if whole:
+        from ans.truncation import check_frames
+
+        check_frames(declared, len(data), label)
     return np.ascontiguousarray(data[:, 0]), int(sr)
+
+
+def read_blocks(f: sf.SoundFile, block: int, limit: int | None = None, channel: int | None = 0):
+    """Consecutive float32 blocks of an open file (channel 0, or all channels with channel=None);
+    reads with an explicit frame count, which non-seekable formats (GSM610) need."""
+    left = limit
+    while left is None or left > 0:
+        data = f.read(frames=block if left is None else min(left, block), dtype="float32", always_2d=True)
+        if not data.shape[0]:
+            return
+        if left is not None:
+            left -= data.shape[0]
+        yield data if channel is None else np.ascontiguousarray(data[:, channel])
 
 
 def check_waveform(x: np.ndarray, sr: int, label: str = "<array>") -> np.ndarray:
@@ -95,6 +131,59 @@ def resample(x: torch.Tensor, sr_from: int, sr_to: int = SAMPLE_RATE) -> torch.T
     if (sr_to // g) * (sr_from // g + 2 * width) <= _MAX_KERNEL:
         return AF.resample(x, sr_from, sr_to)
     return _resample_direct(x, sr_from, sr_to)
+
+
+class SincStreamResampler:
+    """`resample` of a long signal pushed in blocks, with the whole-signal result (to float
+    rounding) and exactly `total_out` samples over the stream (trimmed, or zero-padded at
+    `finish`); bounded memory. The output grid repeats every p_out = sr_to/g samples (p_in =
+    sr_from/g input samples, g = gcd), so blocks of whole periods computed with `ctx` periods
+    of input on each side (zeros before the start and after the end, as the whole-signal
+    padding) give the same samples as the whole signal."""
+
+    def __init__(self, sr_from: int, sr_to: int, total_out: int):
+        self.sr_from, self.sr_to, self.total, self.done = int(sr_from), int(sr_to), int(total_out), 0
+        g = math.gcd(self.sr_from, self.sr_to)
+        self.p_in, self.p_out = self.sr_from // g, self.sr_to // g
+        width = math.ceil(6 * self.sr_from / (min(self.sr_from, self.sr_to) * 0.99)) + 2  # sinc half width
+        self.ctx = -(-width // self.p_in) + 1
+        self.per = max(4 * self.ctx, (1 << 16) // self.p_in)  # periods per resample call
+        self.buf = np.zeros(self.ctx * self.p_in, np.float32)  # starts at input sample (next - ctx) * p_in
+        self.next = 0  # next output period to compute
+
+    def _cap(self, y: np.ndarray) -> np.ndarray:
+        y = y[:max(0, self.total - self.done)]
+        self.done += y.size
+        return y
+
+    def _run(self) -> np.ndarray:
+        import torch
+
+        out = []
+        while (k := min(self.buf.size // self.p_in - 2 * self.ctx, self.per)) > 0:
+            seg = torch.from_numpy(self.buf[:(k + 2 * self.ctx) * self.p_in])
+            out.append(resample(seg, self.sr_from, self.sr_to)[self.ctx * self.p_out:(self.ctx + k) * self.p_out]
+                       .numpy())
+            self.buf, self.next = self.buf[k * self.p_in:], self.next + k
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+    def push(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float32)
+        if self.sr_from == self.sr_to:
+            return self._cap(x)
+        self.buf = np.concatenate([self.buf, x])
+        return self._cap(self._run())
+
+    def finish(self) -> np.ndarray:
+        y = np.zeros(0, np.float32)
+        if self.sr_from != self.sr_to:
+            periods = -(-self.total // self.p_out) - self.next  # still to compute
+            need = (max(periods, 0) + 2 * self.ctx) * self.p_in
+            self.buf = np.concatenate([self.buf, np.zeros(max(0, need - self.buf.size), np.float32)])
+            y = self._cap(self._run())
+        pad = np.zeros(self.total - self.done, np.float32)
+        self.done = self.total
+        return np.concatenate([y, pad])
 
 
 def _resample_direct(x: torch.Tensor, sr_from: int, sr_to: int, lowpass_filter_width: int = 6,

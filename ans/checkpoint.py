@@ -102,9 +102,62 @@ def load_payload(path: str | Path) -> dict:
 
 
 def load_model(path: str | Path) -> tuple[nn.Module, Normalizer, dict]:
-    """Rebuild (model in eval mode, its fbank normaliser, the full payload) from a model.pt."""
+    """Rebuild (model in eval mode, its fbank normaliser, the full payload) from a model.pt.
+
+    Everything is checked before the weights are allocated (the model is first built on the
+    meta device): missing keys, kwargs the class does not take, weights whose names or shapes
+    do not fit (so huge kwargs cannot exhaust memory), a missing or malformed normaliser. Each
+    gives one AnsError line naming the file."""
     payload = load_payload(path)
-    model = build_model(payload["model_class"], **payload["model_kwargs"])
-    model.load_state_dict(payload["state_dict"])
+    missing = [k for k in ("model_class", "model_kwargs", "state_dict", "normalizer") if payload.get(k) is None]
+    if missing:  # no normaliser: features at the wrong scale would give a silently wrong output
+        raise AnsError(f"incomplete model file: no {', '.join(missing)}", path)
+    cls, kwargs, state = payload["model_class"], payload["model_kwargs"], payload["state_dict"]
+    if not isinstance(cls, str) or not isinstance(kwargs, dict) or not isinstance(state, dict) \
+            or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise AnsError("malformed model file (model_class must be a string, model_kwargs and state_dict "
+                       "dicts of values and tensors)", path)
+    try:
+        with torch.device("meta"):  # shapes only, no memory
+            skeleton = build_model(cls, **kwargs)
+    except AnsError as e:
+        raise AnsError(str(e), path) from None
+    except Exception as e:  # noqa: BLE001 - any constructor failure: unknown class, bad kwargs
+        raise AnsError(f"cannot build {cls} from the stored model_kwargs ({type(e).__name__}: "
+                       f"{str(e).splitlines()[0] if str(e) else ''})", path) from None
+    _check_shapes(skeleton.state_dict(), state, path)
+    model = build_model(cls, **kwargs)
+    model.load_state_dict(state)
     model.eval()
-    return model, Normalizer.from_state(payload["normalizer"]), payload
+    return model, _normalizer(payload["normalizer"], path), payload
+
+
+def _check_shapes(expected: dict, got: dict, path) -> None:
+    want = {k: tuple(v.shape) for k, v in expected.items()}
+    have = {k: tuple(v.shape) for k, v in got.items()}
+    if want == have:
+        return
+    lost, extra = sorted(want.keys() - have.keys()), sorted(have.keys() - want.keys())
+    bad = [k for k in want.keys() & have.keys() if want[k] != have[k]]
+    if lost or extra:
+        what = (f"missing {', '.join(lost[:3])}" if lost else "") + ("; " if lost and extra else "") \
+            + (f"unexpected {', '.join(extra[:3])}" if extra else "")
+        raise AnsError(f"weights do not fit the model_kwargs ({what})", path)
+    k = sorted(bad)[0]
+    raise AnsError(f"weights do not fit the model_kwargs ({k}: stored {list(have[k])}, model_kwargs give "
+                   f"{list(want[k])})", path)
+
+
+def _normalizer(state, path) -> Normalizer:
+    try:
+        mean, std = torch.as_tensor(state["mean"], dtype=torch.float32), torch.as_tensor(state["std"],
+                                                                                          dtype=torch.float32)
+    except (TypeError, KeyError, ValueError, RuntimeError):
+        raise AnsError("malformed normalizer (expected {'mean': [...], 'std': [...]})", path) from None
+    if mean.shape != (F.N_MELS,) or std.shape != (F.N_MELS,) or not bool(torch.isfinite(mean).all()) \
+            or not bool((std > 0).all()):
+        raise AnsError(f"malformed normalizer (need {F.N_MELS} finite means and positive stds)", path)
+    norm = Normalizer()
+    norm.mean.copy_(mean)
+    norm.std.copy_(std)
+    return norm

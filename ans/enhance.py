@@ -8,11 +8,21 @@ folder written by `ans-export`, by default the bundled student; files are enhanc
 so memory stays flat in their length). `auto`: onnx for an export folder or when torch is
 not installed, torch otherwise. Both give the same output (within 1e-6).
 
-INPUT is a file (-> OUTPUT file) or a folder (-> OUTPUT folder, same relative names for every
-*.wav/*.flac/*.ogg below it). The input is never overwritten; an existing output is refused
-(file mode) or reported and left alone (folder mode) unless --overwrite; every output is
-written atomically, so concurrent runs never leave half-written files. Bad input gets one
-line on stderr naming the file, and the exit code is 1 (folder mode: after the other files).
+INPUT is a file (-> OUTPUT file; an OUTPUT ending in "/" or an existing folder gets INPUT's
+name inside it, the folder created when missing) or a folder (-> OUTPUT folder, same relative
+names for every *.wav/*.flac/*.ogg/*.opus/*.mp3 below it). The output extension picks the
+format (.wav, .flac, .ogg Vorbis, .opus, .mp3); any other is refused. The input is never
+overwritten; an existing output is refused (file mode) or skipped and counted (folder mode,
+exit code 0 when nothing failed) unless --overwrite; every output is written atomically, so
+concurrent runs never leave half-written files. Bad input, or an output that cannot be
+written (read-only folder, full disk), gets one line on stderr naming the file, and the exit
+code is 1 (folder mode: after the other files). Ctrl-C / SIGTERM stop cleanly, leaving no
+partial or temp file, with exit code 130 / 143.
+
+Memory: files are read, resampled, enhanced and written in blocks by both backends (a causal
+student carries its 171 frames of left context across blocks, so the output equals the
+whole-file result): memory stays flat in the file's length. The bidirectional teacher (and a
+look-ahead student) still needs the whole file at once.
 
 Input policy (`Enhancer.enhance`, hence files, folders and `ans.pipeline`): rates 8 kHz ..
 384 kHz, any integer rate (odd ones such as 44101 Hz included); integer PCM is scaled to
@@ -27,19 +37,29 @@ input peak; PCM outputs are clipped to [-1, 1] when written).
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import os
-import struct
+import signal
 import sys
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ans.audio import SAMPLE_RATE, check_waveform, read_audio, resample, write_audio
+from ans.audio import SAMPLE_RATE, check_waveform, read_audio, resample
 from ans.errors import AnsError
+from ans.runtime.fileio import (  # the one home of the file side; re-exported for ans.pipeline and the app
+    OUTPUT_FORMATS,
+    STOP,
+    Interrupted,
+    OutputExists,
+    check_input,
+    is_same_file,
+    publish,
+    subtype_for,
+)
 
 # torch, ans.checkpoint and ans.features are imported inside Enhancer: the CLI's --help and its
 # onnx backend (ans.runtime) must work without torch.
@@ -52,7 +72,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO_ROOT / "pretrained" / "student" / "model.pt"
 if not DEFAULT_MODEL.is_file():  # an installed wheel: the copy shipped as package data
     DEFAULT_MODEL = Path(__file__).resolve().parent / "pretrained" / "student" / "model.pt"
-AUDIO_EXTS = (".wav", ".flac", ".ogg")
+AUDIO_EXTS = tuple(OUTPUT_FORMATS)  # what folder mode picks up (file mode reads anything libsndfile does)
+__all__ = ["Enhancer", "check_input", "is_same_file", "load_enhancer", "main", "publish", "subtype_for"]
 BLOCK = 512  # frames per block for the frame-local stages (~10 s)
 
 
@@ -103,42 +124,17 @@ def output_length(n: int, sr: int) -> int:
 
 
 def check_wav_complete(data: bytes, size: int, label: str) -> None:
-    """Refuse a RIFF/WAVE whose data chunk declares more bytes than the file holds.
+    """Refuse a RIFF/RIFX/RF64/W64 file whose data chunk declares more bytes than `size`
+    (`data`: the file's bytes, or at least its head). See `ans.truncation.check_complete`."""
+    from ans.truncation import check_complete
 
-    libsndfile silently reads what is there, so a truncated upload would pass unnoticed.
-    `data` is the head of the file (enough to reach the data chunk), `size` its full length.
-    """
-    if len(data) < 12 or data[:4] not in (b"RIFF", b"RIFX") or data[8:12] != b"WAVE":
-        return
-    fmt = "<I" if data[:4] == b"RIFF" else ">I"
-    pos = 12
-    while pos + 8 <= len(data):
-        cid, csize = data[pos:pos + 4], struct.unpack(fmt, data[pos + 4:pos + 8])[0]
-        if cid == b"data":
-            avail = size - pos - 8
-            if 0 < csize < 0xFFFFFFFF and csize > avail:
-                raise AnsError(f"truncated wav file (header declares {csize} bytes of audio, "
-                               f"file holds {max(avail, 0)})", label)
-            return
-        pos += 8 + csize + (csize & 1)
+    check_complete(io.BytesIO(data), size, label)
 
 
 def load_input(path: str | os.PathLike, max_bytes: int | None = None) -> tuple[np.ndarray, int]:
     """Read channel 0 of an audio file after the size and truncation checks."""
     check_input(path, max_bytes)
     return read_audio(path)
-
-
-def check_input(path: str | os.PathLike, max_bytes: int | None = None) -> None:
-    """The size and truncation checks of `load_input`, without reading the audio."""
-    path = Path(path)
-    if not path.is_file():
-        raise AnsError("no such file", path)
-    size = path.stat().st_size
-    if max_bytes is not None and size > max_bytes:
-        raise AnsError(f"file is {size} bytes, over the {max_bytes}-byte limit", path)
-    with open(path, "rb") as f:
-        check_wav_complete(f.read(1 << 16), size, str(path))
 
 
 class Enhancer:
@@ -239,19 +235,23 @@ class Enhancer:
     def enhance_file(self, in_path: str | os.PathLike, out_path: str | os.PathLike,
                      overwrite: bool = False, subtype: str = "PCM_16",
                      max_bytes: int | None = None, keep_rate: bool = False) -> Path:
-        """Enhance one file into `out_path` (never the input; existing output only with overwrite)."""
-        src, dst = Path(in_path), Path(out_path)
-        if not src.is_file():
-            raise AnsError("no such file", src)
-        if is_same_file(src, dst):
-            raise AnsError("refusing to overwrite the input file (choose another output)", dst)
-        if dst.is_dir():
-            raise AnsError("output is a folder, expected a file name", dst)
-        if dst.exists() and not overwrite:
-            raise AnsError("output exists (pass --overwrite to replace it)", dst)
-        x, sr = load_input(src, max_bytes)
-        y = self.enhance(x, sr, name=str(src), keep_rate=keep_rate)
-        return publish(dst, y, subtype_for(dst, subtype), overwrite, sr if keep_rate else SAMPLE_RATE)
+        """Enhance one file into `out_path` (never the input; existing output only with overwrite),
+        block by block: equal to `enhance` on the whole file, in memory flat in its length."""
+        from ans.runtime.fileio import enhance_file_blocks
+
+        return enhance_file_blocks(self, Path(in_path), Path(out_path), overwrite, subtype, max_bytes, keep_rate)
+
+    def engine(self):
+        """The runtime's block engine (ans.runtime.offline.FrameEngine) on this torch model."""
+        from ans.runtime.offline import FrameEngine
+
+        return FrameEngine(_TorchGraph(self), _TorchDsp(self.fe), self.floor, BLOCK)
+
+    def upsampler(self, sr: int, total: int):
+        """`resample` to 48 kHz (what `enhance` uses), pushed in blocks."""
+        from ans.audio import SincStreamResampler
+
+        return SincStreamResampler(sr, SAMPLE_RATE, total)
 
     def streaming(self):
         """A StreamingEnhancer sharing this (streamable student) model."""
@@ -259,51 +259,47 @@ class Enhancer:
         return StreamingEnhancer((self.model.cpu(), self.normalizer.cpu()), atten_lim_db=self.atten_lim_db)
 
 
-def is_same_file(a: Path, b: Path) -> bool:
-    try:
-        if b.exists() and os.path.samefile(a, b):
-            return True
-    except OSError:
-        pass
-    return a.resolve() == b.resolve()
+class _TorchGraph:
+    """What FrameEngine calls on an exported graph (`offline`: raw fbank -> mask, `context`),
+    on an Enhancer's torch model and normaliser."""
+
+    def __init__(self, enh: Enhancer):
+        self.enh = enh
+        m = enh.model
+        causal = enh.streamable and getattr(m, "fsmn_depth", None) is not None
+        # each causal FSMN layer looks back lorder-1 frames; None: the whole file at once (teacher)
+        self.context = int(m.fsmn_depth) * (int(m.lorder) - 1) if causal else None
+
+    def offline(self, fbank: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            x = self.enh.normalizer(torch.from_numpy(fbank).to(self.enh.device))
+            return self.enh.model(x.unsqueeze(0))[0].float().cpu().numpy()
 
 
-def subtype_for(path: Path, subtype: str) -> str:
-    """soundfile subtype for the output container (FLAC has no float, OGG is Vorbis)."""
-    ext = path.suffix.lower()
-    if ext == ".ogg":
-        return "VORBIS"
-    if ext == ".flac":
-        return "PCM_24" if subtype == "FLOAT" else "PCM_16"
-    return subtype
+class _TorchDsp:
+    """The runtime Dsp interface on `ans.features.FeatureExtractor` (the torch path's own
+    signal path, so a file equals `Enhancer.enhance` on the array)."""
 
+    def __init__(self, fe):
+        self.fe, self.device = fe, fe.stft_window.device
+        self.ola_env = fe.ola_envelope().cpu().numpy()
 
-def publish(dst: Path, y: np.ndarray | None, subtype: str, overwrite: bool, sr: int = SAMPLE_RATE,
-            write=None) -> Path:
-    """Write a complete temp file next to dst, then move it in; without overwrite a hard
-    link makes the final step fail (instead of replacing) if another run got there first.
-    `write(tmp_path)`, when given, writes the temp file instead of `y` (block-wise writers)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part{dst.suffix}")
-    try:  # the temp file goes away whatever happens (a block-wise writer may fail half-way)
-        if write is not None:
-            write(tmp)
-        else:
-            write_audio(tmp, np.clip(y, -1.0, 1.0) if subtype != "FLOAT" else y, sr, subtype=subtype)
-        if overwrite:
-            os.replace(tmp, dst)
-        else:
-            try:
-                os.link(tmp, dst)
-            except FileExistsError:
-                raise AnsError("output exists (pass --overwrite to replace it)", dst) from None
-            except OSError:  # no hard links on this filesystem
-                if dst.exists():
-                    raise AnsError("output exists (pass --overwrite to replace it)", dst) from None
-                os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dst
+    def _run(self, fn, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return fn(torch.from_numpy(np.require(x, requirements=["C", "W"])).to(self.device)).cpu().numpy()
+
+    def fbank(self, frames: np.ndarray) -> np.ndarray:
+        return self._run(self.fe.fbank_frames, frames)
+
+    def analysis(self, frames: np.ndarray) -> np.ndarray:
+        return self._run(self.fe.analysis_frame, frames)
+
+    def synthesis(self, spec: np.ndarray) -> np.ndarray:
+        return self._run(self.fe.synthesis_frame, spec)
 
 
 def find_audio(root: Path, exclude: Path | None = None) -> list[Path]:
@@ -317,6 +313,13 @@ def find_audio(root: Path, exclude: Path | None = None) -> list[Path]:
     return out
 
 
+def output_in_folder(folder: Path, name: str) -> Path:
+    """Where input `name` goes inside an output folder: the same name, or .wav when its
+    extension names no output format."""
+    p = folder / name
+    return p if p.suffix.lower() in OUTPUT_FORMATS else p.with_suffix(".wav")
+
+
 def _run_folder(enh: Enhancer, src: Path, dst: Path, args) -> int:
     if dst.exists() and not dst.is_dir():
         raise AnsError("input is a folder, so the output must be a folder", dst)
@@ -325,33 +328,59 @@ def _run_folder(enh: Enhancer, src: Path, dst: Path, args) -> int:
         raise AnsError(f"no audio files ({', '.join('*' + e for e in AUDIO_EXTS)}) in folder", src)
     from tqdm import tqdm
 
-    def one(p: Path) -> str | None:
+    def one(p: Path) -> tuple[str, str | None]:
+        if STOP.is_set():
+            return "stopped", None
         try:
-            enh.enhance_file(p, dst / p.relative_to(src), args.overwrite, args.subtype, args.max_bytes,
-                             keep_rate=args.keep_rate)
+            enh.enhance_file(p, output_in_folder(dst, str(p.relative_to(src))), args.overwrite, args.subtype,
+                             args.max_bytes, keep_rate=args.keep_rate)
+        except OutputExists:
+            return "skipped", None
+        except Interrupted:
+            return "stopped", None
         except AnsError as e:
-            return str(e)
+            return "failed", str(e)
         except (OSError, RuntimeError, ValueError) as e:
-            return f"{p}: failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
-        return None
+            return "failed", f"{p}: failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+        return "done", None
 
-    failed = 0
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool, \
-            tqdm(total=len(files), desc="enhance", unit="file", disable=None) as bar:
-        for err in pool.map(one, files):
-            if err:
-                failed += 1
-                tqdm.write(err, file=sys.stderr)
-            bar.update(1)
-    print(f"enhanced {len(files) - failed} of {len(files)} files into {dst}"
-          + (f"; {failed} failed" if failed else ""), file=sys.stderr if failed else sys.stdout)
-    return 1 if failed else 0
+    counts = dict.fromkeys(("done", "skipped", "failed", "stopped"), 0)
+    pool = ThreadPoolExecutor(max_workers=max(1, args.jobs))
+    try:
+        with tqdm(total=len(files), desc="enhance", unit="file", disable=None) as bar:
+            for status, err in pool.map(one, files):
+                counts[status] += 1
+                if err:
+                    tqdm.write(err, file=sys.stderr)
+                bar.update(1)
+    except BaseException:  # Ctrl-C / SIGTERM: running files stop at their next block, queued ones never start
+        STOP.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
+    msg = f"enhanced {counts['done']} of {len(files)} files into {dst}"
+    if counts["skipped"]:
+        msg += f"; {counts['skipped']} skipped (output exists; --overwrite replaces)"
+    if counts["failed"]:
+        msg += f"; {counts['failed']} failed"
+    print(msg, file=sys.stderr if counts["failed"] else sys.stdout)
+    return 1 if counts["failed"] else 0
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, unwound like Ctrl-C so every temp file is removed on the way out."""
+
+
+def _on_sigterm(signum, frame):
+    STOP.set()
+    raise _Terminated
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ans.enhance", description=__doc__.split("\n\n")[0])
     ap.add_argument("input", type=Path, help="audio file or folder")
-    ap.add_argument("-o", "--output", type=Path, required=True, help="output file or folder")
+    ap.add_argument("-o", "--output", required=True,
+                    help="output file (its extension picks the format) or folder (trailing / or existing)")
     ap.add_argument("--version", action="version", version=f"ans {_version()}")
     ap.add_argument("--model", type=Path, default=None,
                     help="model.pt (torch) or an `ans-export` folder (onnx); default: the shipped student")
@@ -368,6 +397,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="write the output at the input's sample rate (default: 48 kHz)")
     ap.add_argument("--device", default=None, help="torch device, e.g. cuda or cuda:1 (torch backend)")
     args = ap.parse_args(argv)
+    out_arg, args.output = args.output, Path(args.output)
+    STOP.clear()
+    old_int = signal.getsignal(signal.SIGINT)
+    try:
+        old_term = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        old_term = None
     try:
         src = args.input
         if not src.exists():
@@ -375,13 +411,27 @@ def main(argv: list[str] | None = None) -> int:
         enh = load_enhancer(args.model, args.backend, args.atten_lim_db, args.device)
         if src.is_dir():
             return _run_folder(enh, src, args.output, args)
-        dst = args.output / src.name if args.output.is_dir() else args.output
+        as_folder = out_arg.endswith(("/", os.sep)) or args.output.is_dir()
+        dst = output_in_folder(args.output, src.name) if as_folder else args.output
         enh.enhance_file(src, dst, args.overwrite, args.subtype, args.max_bytes, keep_rate=args.keep_rate)
         print(dst)
         return 0
     except AnsError as e:
         print(str(e), file=sys.stderr)
         return 1
+    except (KeyboardInterrupt, Interrupted) as e:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal must not cut the cleanup short
+            if old_term is not None:
+                signal.signal(sig, signal.SIG_IGN)
+        STOP.set()
+        term = isinstance(e, _Terminated)
+        print(f"ans.enhance: interrupted by {'SIGTERM' if term else 'Ctrl-C'}; unfinished outputs were removed",
+              file=sys.stderr)
+        return 143 if term else 130
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+            signal.signal(signal.SIGINT, old_int)
 
 
 def _version() -> str:

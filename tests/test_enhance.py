@@ -168,8 +168,8 @@ def test_cli_folder_mode(tmp_path, models):
     assert sf.info(dst / "a.wav").frames == 14400 and sf.info(dst / "sub" / "b.flac").frames == 48000
     assert bad["text"].read_text() == "this is not audio\n"  # inputs untouched
     stamp = (dst / "a.wav").stat().st_mtime_ns
-    r = cli(src / "sub", "-o", dst / "sub", "--model", models["student"])  # all exist: refused
-    assert r.returncode == 1 and "b.flac" in r.stderr and "--overwrite" in r.stderr
+    r = cli(src / "sub", "-o", dst / "sub", "--model", models["student"])  # all exist: skipped, not failed
+    assert r.returncode == 0 and "2 skipped" in r.stdout and "--overwrite" in r.stdout and not r.stderr
     r = cli(src / "sub", "-o", dst / "sub", "--model", models["student"], "--overwrite")
     assert r.returncode == 0, r.stderr
     assert (dst / "a.wav").stat().st_mtime_ns == stamp
