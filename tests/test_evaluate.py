@@ -1,4 +1,4 @@
-"""`ans.evaluate` end to end on a toy test set with untrained tiny models (real metrics)."""
+"""`ans.eval` end to end on a toy test set with untrained tiny models (real metrics)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def _rows(path: Path) -> list[dict]:
 
 
 def test_paired_report(setup):
-    from ans.evaluate import evaluate
+    from ans.eval.evaluate import evaluate
 
     root = setup["root"]
     cfg = _cfg(root, "paired", [f"test_set='{setup['test_set']}'",
@@ -117,7 +117,7 @@ def test_paired_report(setup):
 def test_pesq_failure_is_counted_nan(setup, tmp_path):
     """A file on which PESQ raises (no utterances in the reference) -> NaN, counted, no crash.
     Uses the manifest mode and the in-process path (jobs=1)."""
-    from ans.evaluate import evaluate
+    from ans.eval.evaluate import evaluate
 
     src = setup["test_set"]
     names = sorted(p.stem for p in (src / "noisy").glob("*.wav"))[:2]
@@ -146,13 +146,13 @@ def test_pesq_failure_is_counted_nan(setup, tmp_path):
 
 
 def test_no_reference_mode_cli(setup, tmp_path):
-    """A folder of noisy files only -> DNSMOS only, through `python -m ans.evaluate` (Hydra)."""
+    """A folder of noisy files only -> DNSMOS only, through `python -m ans.eval` (Hydra)."""
     src = setup["test_set"]
     folder = tmp_path / "noisy_only"
     for p in sorted((src / "noisy").glob("*.wav"))[:2]:
         x, sr = read_audio(p)
         write_audio(folder / p.name, x[: 2 * sr], sr, subtype="FLOAT")  # 2 s: two DNSMOS windows
-    cmd = [sys.executable, "-m", "ans.evaluate", f"test_set={folder}", f"paths.root={tmp_path}", "name=nr",
+    cmd = [sys.executable, "-m", "ans.eval", f"test_set={folder}", f"paths.root={tmp_path}", "name=nr",
            f"models=[{setup['student']}]", "baselines=[noisy,oracle_psm]", "jobs=2", "progress=false",
            "build_from_corpus=null"]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=120)
@@ -172,7 +172,7 @@ def test_no_reference_mode_cli(setup, tmp_path):
 
 
 def test_bad_config_is_one_line_error(setup, tmp_path):
-    cmd = [sys.executable, "-m", "ans.evaluate", f"test_set={tmp_path}/missing", f"paths.root={tmp_path}",
+    cmd = [sys.executable, "-m", "ans.eval", f"test_set={tmp_path}/missing", f"paths.root={tmp_path}",
            "build_from_corpus=null"]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert res.returncode == 1 and "test set folder not found" in res.stderr

@@ -12,8 +12,8 @@ import csv
 import math
 from pathlib import Path
 
-from ans.eval_inputs import _resolve
-from ans.eval_plots import _plt, _save
+from ans.eval.inputs import _resolve
+from ans.eval.plots import _plt, _save
 
 
 def read_curves(run_dir: str | Path) -> dict[str, list[tuple[int, float]]]:

@@ -1,6 +1,6 @@
 """`make eval`: score every system on a test set and write `reports/<name>/`.
 
-    python -m ans.evaluate [hydra overrides]      (configs/eval.yaml)
+    python -m ans.eval [hydra overrides]      (configs/eval.yaml)
 
 Systems (rows): `noisy` (the input itself), `spectral_gate` (DSP baseline, ans.baselines),
 `oracle_psm` (the true phase-sensitive mask applied to the noisy STFT: the ceiling of this
@@ -28,7 +28,7 @@ import numpy as np
 
 from ans.config import CONFIG_DIR, REPO_ROOT
 from ans.errors import AnsError
-from ans.eval_inputs import _resolve, find_models, load_test_set, system_specs
+from ans.eval.inputs import _resolve, find_models, load_test_set, system_specs
 
 __all__ = ["evaluate", "evaluate_file", "find_models", "load_test_set", "run", "system_specs"]
 SAMPLE_RATE = 48_000
@@ -197,7 +197,7 @@ def evaluate(cfg) -> dict:
     """Run the evaluation described by a composed eval config; returns
     {"report_dir", "summary" (text table), "metrics" (the metrics.json dict)}."""
     from ans.benchmarks import apply_benchmark
-    from ans.eval_report import write_report
+    from ans.eval.report import write_report
     from ans.metrics import ALL_METRICS, default_workers
 
     bench = apply_benchmark(cfg)  # test_set=vctk_demand | dns_blind: a standard benchmark by name
@@ -246,7 +246,7 @@ def _append_sections(cfg, out: dict, bench, specs: list[dict], n_files: int) -> 
     of a named benchmark."""
     from ans.audio import atomic_write_text
     from ans.benchmarks import peer_table
-    from ans.eval_curves import plot_curves
+    from ans.eval.curves import plot_curves
 
     extra = []
     curves = plot_curves(Path(out["report_dir"]), cfg.get("runs"), specs)

@@ -145,7 +145,7 @@ def summary_table(overall: dict, specs: list[dict], keys: list[str], rtf: dict) 
 
 def write_report(out_dir: Path, items: list[dict], results: list[dict], specs: list[dict],
                  run: dict) -> dict:
-    from ans.eval_plots import plot_all
+    from ans.eval.plots import plot_all
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ def _save(fig, path: Path) -> None:
 
 
 def plot_bars(path: Path, overall: dict, systems: list[str], keys: list[str]) -> None:
-    from ans.eval_report import LABELS
+    from ans.eval.report import LABELS
 
     plt = _plt()
     ncol = min(3, len(keys))
@@ -60,7 +60,7 @@ def plot_bars(path: Path, overall: dict, systems: list[str], keys: list[str]) ->
 
 
 def plot_delta_vs_snr(path: Path, rows: list[dict], systems: list[str], key: str) -> bool:
-    from ans.eval_report import BANDS, LABELS
+    from ans.eval.report import BANDS, LABELS
 
     noisy = {r["name"]: r.get(key, math.nan) for r in rows if r["system"] == "noisy"}
     if not noisy:
