@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
 import subprocess
@@ -14,16 +13,10 @@ import numpy as np
 import pytest
 
 from ans.audio import read_audio, write_audio
-from ans.config import REPO_ROOT, compose
+from ans.config import compose
 
 N_ITEMS = 8
 
-
-def _load_make_test_set():
-    spec = importlib.util.spec_from_file_location("make_test_set", REPO_ROOT / "scripts" / "make_test_set.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +26,12 @@ def setup(tmp_path_factory):
 
     from ans.checkpoint import build_model, save_model
     from ans.data.toy_corpus import make_toy_corpus
+    from ans.eval.test_set import make_test_set
     from ans.features import Normalizer
 
     root = tmp_path_factory.mktemp("eval")
     corpus = make_toy_corpus(root / "toy")
-    test_set = _load_make_test_set().make_test_set(corpus, root / "toy_test", n_items=N_ITEMS, progress=False)
+    test_set = make_test_set(corpus, root / "toy_test", n_items=N_ITEMS, progress=False)
     torch.manual_seed(0)
     teacher = build_model("ans.models.teacher.Teacher", channels=16, lstm_hidden=8, n_dec=2, dropout=0.0)
     student = build_model("ans.models.student.DFSMN", hidden=32, fsmn_depth=2, lorder=4)

@@ -1,9 +1,8 @@
-"""scripts/make_test_set.py: stratified, reproducible, idempotent frozen test set; and the
+"""ans.eval.test_set (scripts/make_test_set.py): stratified, reproducible, idempotent frozen test set; and the
 benchmark's --quick smoke run."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -17,10 +16,9 @@ from ans.errors import AnsError
 
 
 def _mod():
-    spec = importlib.util.spec_from_file_location("make_test_set", REPO_ROOT / "scripts" / "make_test_set.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from ans.eval import test_set
+
+    return test_set
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +38,7 @@ def test_plan_covers_every_combination():
     assert len(combos) == 4 * 3 * 4
     first = [mts.plan(i) for i in range(4)]
     assert {c for c, _, _ in first} == set(mts.CATEGORIES) and {r for _, _, r in first} == set(mts.RATES)
-    assert {b for _, b, _ in first[:3]} == set(mts.BANDS)
+    assert {b for _, b, _ in first[:3]} == set(mts.SNR_BANDS)
 
 
 def test_stratified_and_matches_files(built):

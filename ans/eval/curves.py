@@ -1,4 +1,4 @@
-"""Training curves for the `ans.evaluate` report, read from runs' CSV logs.
+"""Training curves for the `ans.eval` report, read from runs' CSV logs.
 
 A run folder (outputs/<stage>/<run>/) holds `csv/metrics.csv` (Lightning's CSVLogger, always
 on). `runs=[outputs/teacher/X, ...]` names them; by default the run folder of every evaluated

@@ -11,8 +11,9 @@ reported. Metrics (ans.metrics) per file; no-reference mode (no clean files) sco
 
 Files are evaluated in parallel worker processes (spawned; one torch thread each; systems
 loaded once per worker). A metric that fails on a file (PESQ's "no utterances", ...) is NaN
-and counted in the report. Systems and test set: ans.eval_inputs; aggregation and writing:
-ans.eval_report; plots: ans.eval_plots. `run(overrides)` is the Python entry point.
+and counted in the report. Systems and test set: ans.eval.inputs (built by ans.eval.test_set
+when missing); aggregation and writing: ans.eval.report; plots: ans.eval.plots. `run(overrides)`
+is the Python entry point.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ans.config import CONFIG_DIR, REPO_ROOT
+from ans.config import CONFIG_DIR
 from ans.errors import AnsError
 from ans.eval.inputs import _resolve, find_models, load_test_set, system_specs
 
@@ -184,13 +185,10 @@ def _ensure_test_set(cfg) -> None:
     root, corpus = _resolve(cfg.test_set), _resolve(cfg.build_from_corpus)
     if root.is_dir() or not (corpus / "speech.jsonl").is_file():
         return
-    import importlib.util
+    from ans.eval.test_set import make_test_set
 
-    spec = importlib.util.spec_from_file_location("_make_test_set", REPO_ROOT / "scripts" / "make_test_set.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    print(f"ans.evaluate: building the test set {root} from {corpus}")
-    mod.make_test_set(corpus, root, n_items=int(cfg.get("test_items") or 48))
+    print(f"ans.eval: building the test set {root} from {corpus}")
+    make_test_set(corpus, root, n_items=int(cfg.get("test_items") or 48))
 
 
 def evaluate(cfg) -> dict:
@@ -223,7 +221,7 @@ def evaluate(cfg) -> dict:
     if auto and not models:
         skipped["models"] = (f"no model.pt under {cfg.paths.output_dir}/{{teacher,student}}/*/ or pretrained/ "
                              "(train one, or pass models='[PATH,...]')")
-        print(f"ans.evaluate: {skipped['models']}; evaluating the baselines only", file=sys.stderr)
+        print(f"ans.eval: {skipped['models']}; evaluating the baselines only", file=sys.stderr)
     if not specs:
         raise AnsError("nothing to evaluate: no baselines and no models")
     jobs = int(cfg.get("jobs") or default_workers())
@@ -278,7 +276,7 @@ def main() -> None:
         try:
             out = evaluate(cfg)
         except AnsError as e:
-            print(f"ans.evaluate: {e}", file=sys.stderr)
+            print(f"ans.eval: {e}", file=sys.stderr)
             raise SystemExit(1) from None
         print(out["summary"])
         print(f"report: {out['report_dir']}/report.md")

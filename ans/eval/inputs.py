@@ -1,4 +1,4 @@
-"""Inputs of `ans.evaluate`: the systems to score and the test-set items.
+"""Inputs of `ans.eval`: the systems to score and the test-set items.
 
 - systems: `noisy`, `spectral_gate`, `oracle_psm`, the peers (skipped with a reason when not
   installed) and model.pt files (default: the newest outputs/{teacher,student}/*/model.pt,
