@@ -171,3 +171,24 @@ def test_bad_config_is_one_line_error(setup, tmp_path):
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert res.returncode == 1 and "test set folder not found" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_find_models_newest_run_per_stage_else_pretrained(tmp_path):
+    import os
+
+    from ans.eval.inputs import find_models
+
+    def touch(rel: str, mtime: int) -> str:
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+        os.utime(p, (mtime, mtime))
+        return str(p)
+
+    old, new = touch("out/teacher/a/model.pt", 1_000), touch("out/teacher/b/model.pt", 2_000)
+    touch("out/student/a/checkpoints/model.pt", 3_000)  # not a run's model.pt
+    shipped = touch("pre/student/model.pt", 500)
+    assert find_models(tmp_path / "out", tmp_path / "pre") == [new, shipped]
+    os.utime(old, (3_000, 3_000))
+    assert find_models(tmp_path / "out", tmp_path / "pre") == [old, shipped]
+    assert find_models(tmp_path / "none", tmp_path / "none") == []

@@ -18,6 +18,8 @@ SAMPLE_RATE = 48_000
 # babble and howling are made from speech; only these are drawn from noise files:
 CATEGORIES = ("ordinary", "babble", "howling", "ring")
 FILE_CATEGORIES = ("ordinary", "ring")
+# Source rates of the training mix and the demo test set (a file's band is min(drawn, its own)).
+SOURCE_RATES = (48_000, 44_100, 16_000, 8_000)
 # Input-SNR bands (dB) of the training mix and of the demo test set / report groups.
 SNR_BANDS = ((0.0, 10.0), (10.0, 25.0), (25.0, 40.0))
 
@@ -42,7 +44,7 @@ def snr_band_of(snr_db: float | None, bands=SNR_BANDS) -> str:
 class SimConfig:
     segment_seconds: float = 4.0
     # mixes: value -> probability (normalised; must sum to ~1)
-    rate_mix: dict = field(default_factory=lambda: {48000: 0.3, 44100: 0.3, 16000: 0.2, 8000: 0.2})
+    rate_mix: dict = field(default_factory=lambda: dict(zip(SOURCE_RATES, (0.3, 0.3, 0.2, 0.2))))
     category_mix: dict = field(default_factory=lambda: dict(zip(CATEGORIES, (0.5, 0.2, 0.2, 0.1))))
     snr_bands: list = field(default_factory=lambda: [[lo, hi, p] for (lo, hi), p in
                                                      zip(SNR_BANDS, (0.7, 0.2, 0.1))])  # [lo dB, hi dB, prob]

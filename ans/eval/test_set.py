@@ -12,9 +12,10 @@ noise packages no training run sees, data_recipes/demo_sources.py), real full-ba
 The test split holds speakers and noise files that training never sees (docs/contracts.md).
 Items are stratified, not drawn by the training mix: item i gets
 
-    category = CATEGORIES[i % 4]          ordinary, babble, howling, ring (ans.data.simconfig)
-    SNR band = SNR_BANDS[i % 3]           0-10, 10-25, 25-40 dB, SNR uniform in the band
-    rate     = RATES[(i + i // 12) % 4]   drawn source rate 48k, 44.1k, 16k, 8k
+    category = CATEGORIES[i % 4]                ordinary, babble, howling, ring
+    SNR band = SNR_BANDS[i % 3]                 0-10, 10-25, 25-40 dB, SNR uniform in the band
+    rate     = SOURCE_RATES[(i + i // 12) % 4]  drawn source rate 48k, 44.1k, 16k, 8k
+    (the three tuples: ans.data.simconfig, shared with the training mix)
 
 so every 48 consecutive items hold each (category, band, rate) combination exactly once and
 every marginal is covered after 4 items. The simulator then makes the item with a mix that
@@ -43,15 +44,14 @@ import numpy as np
 from ans.audio import atomic_write_text, write_audio
 from ans.config import CONFIG_DIR, REPO_ROOT
 from ans.data.corpus import Corpus
-from ans.data.simconfig import CATEGORIES, SNR_BANDS, SimConfig, snr_band_label
+from ans.data.simconfig import CATEGORIES, SNR_BANDS, SOURCE_RATES, SimConfig, snr_band_label
 from ans.data.simulate import Simulator
 from ans.errors import AnsError
 
-RATES = (48_000, 44_100, 16_000, 8_000)
 PROFILES = {
     # the demo test set keeps wave 1's conditions (no room, EQ or microphone low-pass), so its
     # numbers stay comparable across corpus versions
-    "demo_test": {"split": "test", "bands": SNR_BANDS, "rates": RATES, "suffix": "_test",
+    "demo_test": {"split": "test", "bands": SNR_BANDS, "rates": SOURCE_RATES, "suffix": "_test",
                   "sim": {"reverb_prob": 0.0, "eq_prob": 0.0, "mic_lowpass_prob": 0.0}},
     # real rooms and colours, but never a band-limited microphone: the set measures the high band
     "dev_heldout": {"split": "heldout", "bands": ((0.0, 5.0), (5.0, 10.0), (10.0, 20.0)),
@@ -63,7 +63,7 @@ MAX_ATTEMPTS = 8
 SAMPLE_RATE = 48_000
 
 
-def plan(i: int, bands=SNR_BANDS, rates=RATES) -> tuple[str, tuple[float, float], int]:
+def plan(i: int, bands=SNR_BANDS, rates=SOURCE_RATES) -> tuple[str, tuple[float, float], int]:
     """(category, SNR band, drawn rate) of item i (see the module docstring)."""
     return CATEGORIES[i % len(CATEGORIES)], bands[i % len(bands)], rates[(i + i // 12) % len(rates)]
 
