@@ -64,9 +64,9 @@ demo: install ## the main job: corpus -> teacher -> student -> test set -> eval 
 
 EVAL_MODELS = $(if $(MODELS),models='[$(shell echo $(MODELS) | sed 's/ /,/g')]')
 eval: install ## evaluate the newest teacher+student (or MODELS="a.pt b.pt") on the demo test set and the dev held-out set
-	$(PY) -m ans.evaluate $(EVAL_MODELS)
+	$(PY) -m ans.eval $(EVAL_MODELS)
 	$(PY) scripts/make_test_set.py --profile dev_heldout
-	$(PY) -m ans.evaluate name=dev_heldout test_set=$(CURDIR)/data/dev_heldout build_from_corpus=null $(EVAL_MODELS)
+	$(PY) -m ans.eval name=dev_heldout test_set=$(CURDIR)/data/dev_heldout build_from_corpus=null $(EVAL_MODELS)
 
 bench: install ## speed/memory benchmark table (simulator, features, models, streaming)
 	$(PY) scripts/benchmark.py

@@ -106,7 +106,7 @@ def apply_benchmark(cfg: DictConfig) -> Benchmark | None:
 
 def peer_table(bench: Benchmark, overall: dict, specs: list[dict], n_files: int) -> str:
     """Markdown: our systems' means next to the published peer numbers, same columns."""
-    from ans.eval_report import LABELS
+    from ans.eval.report import LABELS
 
     keys = [k for k in ("pesq_wb", "stoi", "csig", "cbak", "covl", "si_sdr")
             if any(k in p.scores for p in bench.peers) or any(k in overall.get(s["name"], {}) for s in specs)]

@@ -21,7 +21,7 @@ def train() -> None:
 
 
 def evaluate() -> None:
-    _run("ans.evaluate")
+    _run("ans.eval")
 
 
 def export() -> None:

@@ -4,7 +4,7 @@
     python -m ans.convert to-modelscope model.pt -o OUT_DIR
 
 `modelscope`: the reference `speech_dfsmn_ans_psm_48k_causal` checkpoint is a plain state dict
-with the 40 key names of SPEC.md (`linear1.linear.*`, `deepfsmn.{i}.{linear,project,conv1}.*`,
+with the 40 key names of docs/contracts.md "Features and models" (`linear1.linear.*`, `deepfsmn.{i}.{linear,project,conv1}.*`,
 `linear2.linear.*`). fsmn_depth and lorder are read from the state dict and checked against
 configuration.json (`--config`, else a configuration.json beside the .bin if there is one).
 The model.pt gets the reference's feature settings (= ours, `feature_config()`) and an identity

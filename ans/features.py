@@ -8,7 +8,7 @@ inverse STFT returns exactly the input length. Everything here works frame by fr
 streaming enhancer reproduces offline features exactly.
 
 `fbank` is a batched re-implementation of `torchaudio.compliance.kaldi.fbank` with the
-settings of SPEC.md (tests check it against torchaudio, max |diff| <= 1e-3 in log-mel).
+settings of docs/signal_path.md (tests check it against torchaudio, max |diff| <= 1e-3 in log-mel).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Training targets and the magFFT-weighted mask loss of SPEC.md.
+"""Training targets and the magFFT-weighted mask loss (docs/training_data.md "The loss").
 
 PSM = |S|/|Y| cos(angle S - angle Y) = Re(S conj(Y)) / |Y|^2, clipped to [0, 1].
 Loss: L = (1/K) sum_t || w_t * (m_t - m_hat_t) ||^2 with w_t the per-frame normalised noisy

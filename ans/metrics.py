@@ -62,6 +62,12 @@ METRIC_RANGES: dict[str, tuple[float, float]] = {
     "dnsmos_bak": (1.0, 5.0), "dnsmos_ovrl": (1.0, 5.0), "dnsmos_p808": (1.0, 5.0), "csig": (1.0, 5.0),
     "cbak": (1.0, 5.0), "covl": (1.0, 5.0),
 }
+# Display names of the keys (report tables and plots).
+METRIC_LABELS: dict[str, str] = {
+    "pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB", "stoi": "STOI", "estoi": "ESTOI", "si_sdr": "SI-SDR",
+    "hf_kept": "8-16 kHz kept (dB)", "dnsmos_sig": "DNSMOS SIG", "dnsmos_bak": "DNSMOS BAK",
+    "dnsmos_ovrl": "DNSMOS OVRL", "dnsmos_p808": "DNSMOS P.808", "csig": "CSIG", "cbak": "CBAK", "covl": "COVL",
+}
 
 NAN = float("nan")
 

@@ -3,6 +3,8 @@ installed wheel (configs and the default model inside the package, runs in the c
 
 from __future__ import annotations
 
+import glob
+import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -20,3 +22,9 @@ def project_root() -> Path:
 
 def config_dir() -> Path:
     return REPO_ROOT / "configs" if in_checkout() else PACKAGE_DIR / "configs"
+
+
+def newest(*patterns: str) -> str | None:
+    """The most recently modified file matching any glob pattern (None when there is none)."""
+    found = [p for pat in patterns for p in glob.glob(pat) if os.path.isfile(p)]
+    return max(found, key=os.path.getmtime) if found else None

@@ -25,7 +25,7 @@ REF_BAND = (300.0, 3000.0)
 FLOOR_DB = 55.0
 STANDARD_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
 FULL_BAND_HZ = 9000.0
-EDGE_SLACK_HZ = 500.0  # "full band": real energy above 9 kHz (SPEC.md rate mix)
+EDGE_SLACK_HZ = 500.0  # "full band": real energy above 9 kHz (the full-band share of the rate mix, docs/training_data.md)
 
 
 def _active(x: np.ndarray, sr: int, rel_db: float = -40.0) -> np.ndarray:

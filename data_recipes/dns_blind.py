@@ -1,5 +1,5 @@
 """`python -m data_recipes dns_blind --src PATH`: index a DNS Challenge blind test set (noisy
-clips, no clean references) for `python -m ans.evaluate test_set=dns_blind` (DNSMOS only).
+clips, no clean references) for `python -m ans.eval test_set=dns_blind` (DNSMOS only).
 
 Layout-agnostic: every wav/flac below --src is one test clip (the blind sets of the challenge
 years differ: e.g. `blind_test_set/{synthetic,real_recordings}/...` or

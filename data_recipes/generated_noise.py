@@ -14,21 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ans.data.noises import COLOUR_EXPONENTS, shaped_noise
+
 SR = 48_000
 RMS_DBFS = -20.0
-
-
-def _shaped(n: int, rng: np.random.Generator, exponent: float, sr: int = SR,
-            lowpass_hz: float | None = None) -> np.ndarray:
-    """Gaussian noise whose power spectrum falls as 1/f**exponent (0 white, 1 pink, 2 brown)."""
-    spec = np.fft.rfft(rng.standard_normal(n))
-    f = np.fft.rfftfreq(n, 1.0 / sr)
-    gain = np.ones_like(f)
-    gain[1:] = (f[1:] / f[1]) ** (-exponent / 2.0)
-    gain[0] = 0.0
-    if lowpass_hz is not None:
-        gain /= np.sqrt(1.0 + (f / lowpass_hz) ** 4)
-    return np.fft.irfft(spec * gain, n)
 
 
 def _rms_normalise(x: np.ndarray, dbfs: float = RMS_DBFS) -> np.ndarray:
@@ -52,16 +41,16 @@ def generate(kind: str, seconds: float, variant: int = 0, sr: int = SR) -> np.nd
     n = int(seconds * sr)
     t = np.arange(n) / sr
     if kind in ("white", "pink", "brown"):
-        x = _shaped(n, rng, {"white": 0.0, "pink": 1.0, "brown": 2.0}[kind], sr)
+        x = shaped_noise(rng, n, COLOUR_EXPONENTS[kind], sr)
     elif kind == "fan":
         blade_hz = rng.uniform(60.0, 240.0)
-        air = _shaped(n, rng, 1.0 + 0.3 * rng.random(), sr, lowpass_hz=rng.uniform(2000.0, 6000.0))
+        air = shaped_noise(rng, n, 1.0 + 0.3 * rng.random(), sr, lowpass_hz=rng.uniform(2000.0, 6000.0))
         tone = _harmonics(t, blade_hz, 6, 0.6, rng)
         wobble = 1.0 + 0.1 * np.sin(2 * np.pi * rng.uniform(0.1, 0.5) * t)
         x = wobble * (air / air.std() + rng.uniform(0.1, 0.4) * tone / tone.std())
     elif kind == "hvac":
-        rumble = _shaped(n, rng, 2.0, sr, lowpass_hz=rng.uniform(150.0, 400.0))
-        hiss = _shaped(n, rng, 0.5, sr, lowpass_hz=rng.uniform(4000.0, 10000.0))
+        rumble = shaped_noise(rng, n, 2.0, sr, lowpass_hz=rng.uniform(150.0, 400.0))
+        hiss = shaped_noise(rng, n, 0.5, sr, lowpass_hz=rng.uniform(4000.0, 10000.0))
         x = rumble / rumble.std() + rng.uniform(0.2, 0.6) * hiss / hiss.std()
     elif kind in ("hum50", "hum60"):
         f0 = 50.0 if kind == "hum50" else 60.0

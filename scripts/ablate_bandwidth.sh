@@ -26,6 +26,6 @@ run D ++data.simulation.band_match=true loss.band_limit=true loss.weighting=log
 run E ++data.simulation.band_match=true loss.band_limit=true loss.weighting=log distill.enabled=true \
   distill.alpha=0.5 teacher_ckpt="${TEACHER:-outputs/teacher/gen_teacher/model.pt}"
 $PY scripts/make_test_set.py --profile dev_heldout
-$PY -m ans.evaluate name=ablation_bandwidth test_set=data/dev_heldout build_from_corpus=null \
+$PY -m ans.eval name=ablation_bandwidth test_set=data/dev_heldout build_from_corpus=null \
   baselines='[noisy]' metrics='[pesq_wb,stoi,si_sdr,hf_kept]' jobs=1 \
   models="[outputs/student/abl_A/model.pt,outputs/student/abl_B/model.pt,outputs/student/abl_C/model.pt,outputs/student/abl_D/model.pt,outputs/student/abl_E/model.pt]"

@@ -75,7 +75,7 @@ def pick_model(kind: str, given: str | None) -> tuple[str | None, str]:
     if given:
         return given, f"given: {given}"
     from ans.checkpoint import load_payload
-    from ans.evaluate import find_models
+    from ans.eval.inputs import find_models
 
     for p in find_models(REPO_ROOT / "outputs"):
         if load_payload(p).get("kind") == kind:

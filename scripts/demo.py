@@ -3,7 +3,7 @@
   1. build the offline demo corpus            python -m data_recipes demo
   2. train the teacher                        python -m ans.train teacher experiment=demo_teacher
   3. distil the student from it               python -m ans.train student experiment=demo_student
-  4. build the frozen test set and evaluate   python -m ans.evaluate name=demo ...
+  4. build the frozen test set and evaluate   python -m ans.eval name=demo ...
 
 Each stage is skipped when its output is complete (a DONE stamp), so re-running is cheap and
 an interrupted stage resumes from its last checkpoint. FORCE=1 redoes the training stages and
@@ -61,7 +61,7 @@ def main() -> int:
     stage("student", [PY, "-m", "ans.train", "student", "experiment=demo_student", f"run_name={RUN}",
                       f"teacher_ckpt={teacher_dir / 'model.pt'}", *extra], student_dir / "DONE", timings)
     models = f"models=[{teacher_dir / 'model.pt'},{student_dir / 'model.pt'}]"
-    stage("evaluation", [PY, "-m", "ans.evaluate", f"name={RUN}", models], report / "DONE", timings)
+    stage("evaluation", [PY, "-m", "ans.eval", f"name={RUN}", models], report / "DONE", timings)
     total = time.monotonic() - t0
     timings["total_this_run"] = round(total, 1)
     (report / "timings.json").write_text(json.dumps(timings, indent=2))

@@ -79,7 +79,7 @@ def data_dir(tmp_path, capsys):
 
 
 def _evaluate(name: str, data_dir, tmp_path, extra=()):
-    from ans.evaluate import run
+    from ans.eval.evaluate import run
 
     return run([f"test_set={name}", f"paths.data_dir={data_dir}", f"models=[{STUDENT}]", "jobs=1",
                 "baselines=[noisy]", "spectrogram_files=0", "progress=false", f"report_dir={tmp_path}/r", *extra])

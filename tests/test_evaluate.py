@@ -1,9 +1,8 @@
-"""`ans.evaluate` end to end on a toy test set with untrained tiny models (real metrics)."""
+"""`ans.eval` end to end on a toy test set with untrained tiny models (real metrics)."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
 import subprocess
@@ -14,16 +13,10 @@ import numpy as np
 import pytest
 
 from ans.audio import read_audio, write_audio
-from ans.config import REPO_ROOT, compose
+from ans.config import compose
 
 N_ITEMS = 8
 
-
-def _load_make_test_set():
-    spec = importlib.util.spec_from_file_location("make_test_set", REPO_ROOT / "scripts" / "make_test_set.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +26,12 @@ def setup(tmp_path_factory):
 
     from ans.checkpoint import build_model, save_model
     from ans.data.toy_corpus import make_toy_corpus
+    from ans.eval.test_set import make_test_set
     from ans.features import Normalizer
 
     root = tmp_path_factory.mktemp("eval")
     corpus = make_toy_corpus(root / "toy")
-    test_set = _load_make_test_set().make_test_set(corpus, root / "toy_test", n_items=N_ITEMS, progress=False)
+    test_set = make_test_set(corpus, root / "toy_test", n_items=N_ITEMS, progress=False)
     torch.manual_seed(0)
     teacher = build_model("ans.models.teacher.Teacher", channels=16, lstm_hidden=8, n_dec=2, dropout=0.0)
     student = build_model("ans.models.student.DFSMN", hidden=32, fsmn_depth=2, lorder=4)
@@ -57,7 +51,7 @@ def _rows(path: Path) -> list[dict]:
 
 
 def test_paired_report(setup):
-    from ans.evaluate import evaluate
+    from ans.eval.evaluate import evaluate
 
     root = setup["root"]
     cfg = _cfg(root, "paired", [f"test_set='{setup['test_set']}'",
@@ -117,7 +111,7 @@ def test_paired_report(setup):
 def test_pesq_failure_is_counted_nan(setup, tmp_path):
     """A file on which PESQ raises (no utterances in the reference) -> NaN, counted, no crash.
     Uses the manifest mode and the in-process path (jobs=1)."""
-    from ans.evaluate import evaluate
+    from ans.eval.evaluate import evaluate
 
     src = setup["test_set"]
     names = sorted(p.stem for p in (src / "noisy").glob("*.wav"))[:2]
@@ -146,13 +140,13 @@ def test_pesq_failure_is_counted_nan(setup, tmp_path):
 
 
 def test_no_reference_mode_cli(setup, tmp_path):
-    """A folder of noisy files only -> DNSMOS only, through `python -m ans.evaluate` (Hydra)."""
+    """A folder of noisy files only -> DNSMOS only, through `python -m ans.eval` (Hydra)."""
     src = setup["test_set"]
     folder = tmp_path / "noisy_only"
     for p in sorted((src / "noisy").glob("*.wav"))[:2]:
         x, sr = read_audio(p)
         write_audio(folder / p.name, x[: 2 * sr], sr, subtype="FLOAT")  # 2 s: two DNSMOS windows
-    cmd = [sys.executable, "-m", "ans.evaluate", f"test_set={folder}", f"paths.root={tmp_path}", "name=nr",
+    cmd = [sys.executable, "-m", "ans.eval", f"test_set={folder}", f"paths.root={tmp_path}", "name=nr",
            f"models=[{setup['student']}]", "baselines=[noisy,oracle_psm]", "jobs=2", "progress=false",
            "build_from_corpus=null"]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=120)
@@ -172,8 +166,29 @@ def test_no_reference_mode_cli(setup, tmp_path):
 
 
 def test_bad_config_is_one_line_error(setup, tmp_path):
-    cmd = [sys.executable, "-m", "ans.evaluate", f"test_set={tmp_path}/missing", f"paths.root={tmp_path}",
+    cmd = [sys.executable, "-m", "ans.eval", f"test_set={tmp_path}/missing", f"paths.root={tmp_path}",
            "build_from_corpus=null"]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert res.returncode == 1 and "test set folder not found" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_find_models_newest_run_per_stage_else_pretrained(tmp_path):
+    import os
+
+    from ans.eval.inputs import find_models
+
+    def touch(rel: str, mtime: int) -> str:
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+        os.utime(p, (mtime, mtime))
+        return str(p)
+
+    old, new = touch("out/teacher/a/model.pt", 1_000), touch("out/teacher/b/model.pt", 2_000)
+    touch("out/student/a/checkpoints/model.pt", 3_000)  # not a run's model.pt
+    shipped = touch("pre/student/model.pt", 500)
+    assert find_models(tmp_path / "out", tmp_path / "pre") == [new, shipped]
+    os.utime(old, (3_000, 3_000))
+    assert find_models(tmp_path / "out", tmp_path / "pre") == [old, shipped]
+    assert find_models(tmp_path / "none", tmp_path / "none") == []

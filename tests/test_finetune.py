@@ -136,8 +136,8 @@ def _run(cmd: list[str], d, tmp_path) -> None:
         cfg = compose(stage, extra + over + [f"paths.output_dir={d}/outputs", "data.num_workers=0"])
         metrics = run(cfg)
         assert metrics["global_step"] == 4
-    elif module == "ans.evaluate":
-        from ans.evaluate import run
+    elif module == "ans.eval":
+        from ans.eval.evaluate import run
 
         out = run(args + [f"report_dir={tmp_path}/report", "test_items=2", "max_files=2", "jobs=1",
                           "baselines=[noisy]", "metrics=[pesq_wb,stoi]", "spectrogram_files=0", "progress=false"])

@@ -138,10 +138,8 @@ def test_rooms_and_colour_are_seeded_and_sane():
 
 def test_dev_heldout_profile_builds_from_heldout_split(tmp_path, mixed_band_corpus):
     import shutil
-    import sys
 
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "scripts"))
-    import make_test_set as M
+    from ans.eval import test_set as M
 
     root = tmp_path / "c"
     shutil.copytree(mixed_band_corpus, root)

@@ -1,9 +1,8 @@
-"""scripts/make_test_set.py: stratified, reproducible, idempotent frozen test set; and the
+"""ans.eval.test_set (scripts/make_test_set.py): stratified, reproducible, idempotent frozen test set; and the
 benchmark's --quick smoke run."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -17,10 +16,9 @@ from ans.errors import AnsError
 
 
 def _mod():
-    spec = importlib.util.spec_from_file_location("make_test_set", REPO_ROOT / "scripts" / "make_test_set.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from ans.eval import test_set
+
+    return test_set
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +37,8 @@ def test_plan_covers_every_combination():
     combos = {mts.plan(i) for i in range(48)}
     assert len(combos) == 4 * 3 * 4
     first = [mts.plan(i) for i in range(4)]
-    assert {c for c, _, _ in first} == set(mts.CATEGORIES) and {r for _, _, r in first} == set(mts.RATES)
-    assert {b for _, b, _ in first[:3]} == set(mts.BANDS)
+    assert {c for c, _, _ in first} == set(mts.CATEGORIES) and {r for _, _, r in first} == set(mts.SOURCE_RATES)
+    assert {b for _, b, _ in first[:3]} == set(mts.SNR_BANDS)
 
 
 def test_stratified_and_matches_files(built):
@@ -50,7 +48,7 @@ def test_stratified_and_matches_files(built):
     assert len(rows) == 8 and list(rows[0]) == list(mts.FIELDS)
     assert {r["category"] for r in rows} == set(mts.CATEGORIES)
     assert {r["snr_band"] for r in rows} == {"0-10 dB", "10-25 dB", "25-40 dB"}
-    assert {int(r["rate_drawn"]) for r in rows} == set(mts.RATES)
+    assert {int(r["rate_drawn"]) for r in rows} == set(mts.SOURCE_RATES)
     for r in rows:
         assert int(r["source_rate"]) <= int(r["rate_drawn"])
         noisy, sr = sf.read(out / "noisy" / f"{r['name']}.wav", dtype="float64")

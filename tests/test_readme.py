@@ -86,7 +86,7 @@ def test_every_readme_command(workdir, tmp_path):
             over = [o.split(",")[0] if "=" in o else o for o in over]  # first value of a sweep
             cfg = compose(stage, over + [f"paths.output_dir={tmp_path}/outputs"])
             assert cfg.stage == stage
-        elif module == "ans.evaluate":
+        elif module == "ans.eval":
             compose("eval", args)
         elif module in ("ans.enhance", "ans.export", "ans.convert"):
             out = subprocess.run([sys.executable, "-m", module, *args], cwd=workdir, capture_output=True,

@@ -1,5 +1,5 @@
 """Watchable training: validation examples (wav + PNG, TensorBoard), LR and gradient-norm logs,
-and the training curves that `ans.evaluate` draws from a run's CSV log."""
+and the training curves that `ans.eval` draws from a run's CSV log."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tests.signals import speech_like
 
 
 def test_training_logs_examples_lr_gradnorm_and_report_curves(compose_cfg, tmp_path, one_torch_thread):
-    from ans.evaluate import run as evaluate
+    from ans.eval.evaluate import run as evaluate
     from ans.training import run
 
     run(compose_cfg("teacher", ["logger=tensorboard"]))

@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from ans.audio import read_audio
+from ans.data.simconfig import CATEGORIES
 from ans.errors import AnsError
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test", "heldout")  # heldout: the dev held-out set's talkers/noises
 KINDS = ("speech", "noise", "rir")
-CATEGORIES = ("ordinary", "ring", "babble", "howling")  # only the first two are stored
 _UNKNOWN = -1
 
 

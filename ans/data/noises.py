@@ -30,19 +30,28 @@ def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
 
 
+COLOUR_EXPONENTS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
+
+
+def shaped_noise(rng: np.random.Generator, n: int, exponent: float, sr: int = 48_000,
+                 lowpass_hz: float | None = None) -> np.ndarray:
+    """Gaussian noise (n >= 2) whose power spectrum falls as 1/f**exponent (0 white, 1 pink,
+    2 brown), without DC, optionally rolled off above lowpass_hz; not normalised."""
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1.0 / sr)
+    gain = np.ones_like(f)
+    gain[1:] = (f[1:] / f[1]) ** (-exponent / 2.0)
+    gain[0] = 0.0
+    if lowpass_hz is not None:
+        gain /= np.sqrt(1.0 + (f / lowpass_hz) ** 4)
+    return np.fft.irfft(spec * gain, n)
+
+
 def coloured_noise(rng: np.random.Generator, n: int, colour: str = "white") -> np.ndarray:
     """White / pink (1/f power) / brown (1/f^2 power) Gaussian noise with unit RMS."""
-    x = rng.standard_normal(n)
-    if colour == "white" or n < 2:
-        return x / (rms(x) + 1e-12)
-    if colour not in ("pink", "brown"):
+    if colour not in COLOUR_EXPONENTS:
         raise ValueError(f"unknown noise colour {colour!r}")
-    spec = np.fft.rfft(x)
-    f = np.arange(spec.size, dtype=np.float64)
-    f[0] = f[1]
-    spec /= np.sqrt(f) if colour == "pink" else f
-    spec[0] = 0.0
-    y = np.fft.irfft(spec, n)
+    y = rng.standard_normal(n) if colour == "white" or n < 2 else shaped_noise(rng, n, COLOUR_EXPONENTS[colour])
     return y / (rms(y) + 1e-12)
 
 

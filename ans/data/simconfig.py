@@ -1,4 +1,6 @@
-"""Every ratio and range of the simulator (SPEC.md defaults), plus the band-limiting resampler."""
+"""Every ratio and range of the simulator (defaults: docs/signal_path.md "Training data"),
+the noise categories and SNR bands that training and evaluation share, and the band-limiting
+resampler."""
 
 from __future__ import annotations
 
@@ -12,17 +14,40 @@ import soxr
 from ans.errors import AnsError
 
 SAMPLE_RATE = 48_000
+# The noise categories, in the order the test sets cycle through them (ans.eval.test_set).
+# babble and howling are made from speech; only these are drawn from noise files:
+CATEGORIES = ("ordinary", "babble", "howling", "ring")
+FILE_CATEGORIES = ("ordinary", "ring")
+# Source rates of the training mix and the demo test set (a file's band is min(drawn, its own)).
+SOURCE_RATES = (48_000, 44_100, 16_000, 8_000)
+# Input-SNR bands (dB) of the training mix and of the demo test set / report groups.
+SNR_BANDS = ((0.0, 10.0), (10.0, 25.0), (25.0, 40.0))
+
+
+def snr_band_label(lo: float, hi: float) -> str:
+    return f"{lo:g}-{hi:g} dB"
+
+
+def snr_band_of(snr_db: float | None, bands=SNR_BANDS) -> str:
+    """Band label of an input SNR; values outside the bands get open-ended labels."""
+    if snr_db is None or not math.isfinite(snr_db):
+        return "unknown"
+    if snr_db < bands[0][0]:
+        return f"<{bands[0][0]:g} dB"
+    for lo, hi in bands:
+        if snr_db < hi:
+            return snr_band_label(lo, hi)
+    return snr_band_label(*bands[-1]) if snr_db <= bands[-1][1] + 1e-6 else f">{bands[-1][1]:g} dB"
 
 
 @dataclass
 class SimConfig:
     segment_seconds: float = 4.0
     # mixes: value -> probability (normalised; must sum to ~1)
-    rate_mix: dict = field(default_factory=lambda: {48000: 0.3, 44100: 0.3, 16000: 0.2, 8000: 0.2})
-    category_mix: dict = field(default_factory=lambda: {"ordinary": 0.5, "babble": 0.2,
-                                                        "howling": 0.2, "ring": 0.1})
-    snr_bands: list = field(default_factory=lambda: [[0.0, 10.0, 0.7], [10.0, 25.0, 0.2],
-                                                     [25.0, 40.0, 0.1]])  # [lo dB, hi dB, prob]
+    rate_mix: dict = field(default_factory=lambda: dict(zip(SOURCE_RATES, (0.3, 0.3, 0.2, 0.2))))
+    category_mix: dict = field(default_factory=lambda: dict(zip(CATEGORIES, (0.5, 0.2, 0.2, 0.1))))
+    snr_bands: list = field(default_factory=lambda: [[lo, hi, p] for (lo, hi), p in
+                                                     zip(SNR_BANDS, (0.7, 0.2, 0.1))])  # [lo dB, hi dB, prob]
     level_dbfs: tuple = (-35.0, -15.0)  # output RMS level of the mixture
     max_peak: float = 0.99  # never clip: common rescale above this peak
     second_talker_prob: float = 0.1  # soft second talker added to the TARGET
@@ -84,7 +109,7 @@ class SimConfig:
             p = list(probs)
             if not p or min(p) < 0 or not math.isclose(sum(p), 1.0, abs_tol=1e-3):
                 raise AnsError(f"simulation.{name}: probabilities must be >= 0 and sum to 1, got {p}")
-        bad = set(self.category_mix) - {"ordinary", "babble", "howling", "ring"}
+        bad = set(self.category_mix) - set(CATEGORIES)
         if bad:
             raise AnsError(f"simulation.category_mix: unknown categories {sorted(bad)}")
         if any(r < 8000 or r > SAMPLE_RATE for r in self.rate_mix):

@@ -1,4 +1,4 @@
-"""On-the-fly conferencing-noise simulator (SPEC.md "On-the-fly simulation").
+"""On-the-fly conferencing-noise simulator (docs/signal_path.md "Training data").
 
 `Simulator(corpus, cfg, split).item(seed, epoch, index)` is a pure function of its three
 integers: they seed (through numpy's SeedSequence hash) two independent generators, one
@@ -28,7 +28,7 @@ import torch
 from ans.data.corpus import Corpus, Manifest
 from ans.data.noises import babble, coloured_noise, howl, reverberate, ring_tones, rms
 from ans.data.rooms import lowpass, random_eq, room_rirs
-from ans.data.simconfig import SimConfig, bandlimit_to_48k
+from ans.data.simconfig import FILE_CATEGORIES, SimConfig, bandlimit_to_48k
 from ans.errors import AnsError
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class Simulator:
         self.rir_pool = (corpus.rir.select(split=split) if corpus.rir is not None
                          else np.zeros(0, dtype=np.int64))
         self.noise_pools: dict[str, np.ndarray] = {}
-        for cat in ("ordinary", "ring"):
+        for cat in FILE_CATEGORIES:
             pool = (corpus.noise.select(split=split, category=cat) if corpus.noise is not None
                     else np.zeros(0, dtype=np.int64))
             self.noise_pools[cat] = pool

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import signal
 
 from ans.audio import write_audio
+from ans.data.noises import coloured_noise
 
 # (stored rate, source rate) cycled over speech files
 _SPEECH_RATES = ((48_000, 48_000), (16_000, 16_000), (16_000, 8_000), (8_000, 8_000))
@@ -98,24 +99,12 @@ def _speech(rng: np.random.Generator, sr: int, seconds: float, f0_mean: float,
     return (out / peak * rng.uniform(0.3, 0.8)) if peak > 0 else out
 
 
-def _coloured(rng: np.random.Generator, n: int, colour: str) -> np.ndarray:
-    x = rng.standard_normal(n)
-    if colour == "white":
-        return x
-    spec = np.fft.rfft(x)
-    f = np.arange(spec.size, dtype=float)
-    f[0] = 1.0
-    spec = spec / (np.sqrt(f) if colour == "pink" else f)
-    y = np.fft.irfft(spec, n)
-    return y / (y.std() + 1e-12)
-
-
 def _ordinary(rng: np.random.Generator, sr: int, seconds: float, variant: int) -> np.ndarray:
     n = int(round(seconds * sr))
     t = np.arange(n) / sr
     if variant % 2 == 0:  # fan/HVAC-like coloured noise plus mains hum
         colour = ("white", "pink", "brown")[(variant // 2) % 3]
-        x = _coloured(rng, n, colour)
+        x = coloured_noise(rng, n, colour)
         x = x + 0.3 * np.sin(2 * np.pi * rng.choice([50.0, 60.0]) * t)
         x *= 1.0 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.1, 0.5) * t)
     else:  # keyboard-like clicks: short decaying noise bursts at irregular intervals

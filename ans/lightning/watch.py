@@ -24,7 +24,7 @@ SAMPLE_RATE = 48_000
 
 def spectrogram_png(audio: dict[str, np.ndarray], title: str) -> tuple[bytes, object]:
     """PNG bytes (and the matplotlib figure, closed by the caller) of stacked log spectrograms."""
-    from ans.eval_plots import _logspec, _plt
+    from ans.eval.plots import _logspec, _plt
 
     plt = _plt()
     fig, axes = plt.subplots(len(audio), 1, figsize=(8, 2.0 * len(audio)), sharex=True)
@@ -66,7 +66,7 @@ class ValidationExamples(pl.Callback):
             png, fig = spectrogram_png(audio, f"validation item {i}, step {step}")
             atomic_write_bytes(out / f"{i}.png", png)
             self._to_loggers(trainer, i, step, audio, fig, png)
-            from ans.eval_plots import _plt
+            from ans.eval.plots import _plt
 
             _plt().close(fig)
         pl_module.train(was_training)

@@ -1,4 +1,4 @@
-"""Training curves for the `ans.evaluate` report, read from runs' CSV logs.
+"""Training curves for the `ans.eval` report, read from runs' CSV logs.
 
 A run folder (outputs/<stage>/<run>/) holds `csv/metrics.csv` (Lightning's CSVLogger, always
 on). `runs=[outputs/teacher/X, ...]` names them; by default the run folder of every evaluated
@@ -12,8 +12,8 @@ import csv
 import math
 from pathlib import Path
 
-from ans.eval_inputs import _resolve
-from ans.eval_plots import _plt, _save
+from ans.eval.inputs import _resolve
+from ans.eval.plots import _plt, _save
 
 
 def read_curves(run_dir: str | Path) -> dict[str, list[tuple[int, float]]]:

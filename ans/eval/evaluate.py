@@ -1,6 +1,6 @@
 """`make eval`: score every system on a test set and write `reports/<name>/`.
 
-    python -m ans.evaluate [hydra overrides]      (configs/eval.yaml)
+    python -m ans.eval [hydra overrides]      (configs/eval.yaml)
 
 Systems (rows): `noisy` (the input itself), `spectral_gate` (DSP baseline, ans.baselines),
 `oracle_psm` (the true phase-sensitive mask applied to the noisy STFT: the ceiling of this
@@ -11,8 +11,9 @@ reported. Metrics (ans.metrics) per file; no-reference mode (no clean files) sco
 
 Files are evaluated in parallel worker processes (spawned; one torch thread each; systems
 loaded once per worker). A metric that fails on a file (PESQ's "no utterances", ...) is NaN
-and counted in the report. Systems and test set: ans.eval_inputs; aggregation and writing:
-ans.eval_report; plots: ans.eval_plots. `run(overrides)` is the Python entry point.
+and counted in the report. Systems and test set: ans.eval.inputs (built by ans.eval.test_set
+when missing); aggregation and writing: ans.eval.report; plots: ans.eval.plots. `run(overrides)`
+is the Python entry point.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ans.config import CONFIG_DIR, REPO_ROOT
+from ans.config import CONFIG_DIR
 from ans.errors import AnsError
-from ans.eval_inputs import _resolve, find_models, load_test_set, system_specs
+from ans.eval.inputs import _resolve, find_models, load_test_set, system_specs
 
 __all__ = ["evaluate", "evaluate_file", "find_models", "load_test_set", "run", "system_specs"]
 SAMPLE_RATE = 48_000
@@ -184,20 +185,17 @@ def _ensure_test_set(cfg) -> None:
     root, corpus = _resolve(cfg.test_set), _resolve(cfg.build_from_corpus)
     if root.is_dir() or not (corpus / "speech.jsonl").is_file():
         return
-    import importlib.util
+    from ans.eval.test_set import make_test_set
 
-    spec = importlib.util.spec_from_file_location("_make_test_set", REPO_ROOT / "scripts" / "make_test_set.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    print(f"ans.evaluate: building the test set {root} from {corpus}")
-    mod.make_test_set(corpus, root, n_items=int(cfg.get("test_items") or 48))
+    print(f"ans.eval: building the test set {root} from {corpus}")
+    make_test_set(corpus, root, n_items=int(cfg.get("test_items") or 48))
 
 
 def evaluate(cfg) -> dict:
     """Run the evaluation described by a composed eval config; returns
     {"report_dir", "summary" (text table), "metrics" (the metrics.json dict)}."""
     from ans.benchmarks import apply_benchmark
-    from ans.eval_report import write_report
+    from ans.eval.report import write_report
     from ans.metrics import ALL_METRICS, default_workers
 
     bench = apply_benchmark(cfg)  # test_set=vctk_demand | dns_blind: a standard benchmark by name
@@ -223,7 +221,7 @@ def evaluate(cfg) -> dict:
     if auto and not models:
         skipped["models"] = (f"no model.pt under {cfg.paths.output_dir}/{{teacher,student}}/*/ or pretrained/ "
                              "(train one, or pass models='[PATH,...]')")
-        print(f"ans.evaluate: {skipped['models']}; evaluating the baselines only", file=sys.stderr)
+        print(f"ans.eval: {skipped['models']}; evaluating the baselines only", file=sys.stderr)
     if not specs:
         raise AnsError("nothing to evaluate: no baselines and no models")
     jobs = int(cfg.get("jobs") or default_workers())
@@ -246,7 +244,7 @@ def _append_sections(cfg, out: dict, bench, specs: list[dict], n_files: int) -> 
     of a named benchmark."""
     from ans.audio import atomic_write_text
     from ans.benchmarks import peer_table
-    from ans.eval_curves import plot_curves
+    from ans.eval.curves import plot_curves
 
     extra = []
     curves = plot_curves(Path(out["report_dir"]), cfg.get("runs"), specs)
@@ -278,7 +276,7 @@ def main() -> None:
         try:
             out = evaluate(cfg)
         except AnsError as e:
-            print(f"ans.evaluate: {e}", file=sys.stderr)
+            print(f"ans.eval: {e}", file=sys.stderr)
             raise SystemExit(1) from None
         print(out["summary"])
         print(f"report: {out['report_dir']}/report.md")

@@ -1,12 +1,12 @@
-"""Aggregation and output of `ans.evaluate`: report.md, summary.md (the compact table),
+"""Aggregation and output of `ans.eval`: report.md, summary.md (the compact table),
 metrics.json, per_file.csv, plots.
 
 Statistics per system and metric: mean over the files where the metric is finite, its 95 %
 confidence interval (Student t, half-width t_.975(n-1) * sd / sqrt(n)), the number of NaNs
 (failed metric, e.g. PESQ "no utterances"), and Δ vs noisy: the mean (and 95 % CI) of the
 per-file paired difference system - noisy input over the files where both are finite.
-Groups: overall, per noise category, per SNR band (SPEC.md bands; from metadata.csv, or the
-input SNR computed from the clean/noisy pair). Every file is written atomically.
+Groups: overall, per noise category, per SNR band (the test set's band from metadata.csv, else
+the input SNR of the clean/noisy pair in ans.data.simconfig's SNR_BANDS). Every file is written atomically.
 """
 
 from __future__ import annotations
@@ -21,24 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from ans.audio import atomic_write_text
+from ans.data.simconfig import snr_band_of
+from ans.eval.plots import plot_all
+from ans.metrics import METRIC_LABELS as LABELS
 
 SUMMARY_KEYS = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "hf_kept", "dnsmos_ovrl")
-LABELS = {"pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB", "stoi": "STOI", "estoi": "ESTOI", "si_sdr": "SI-SDR",
-          "hf_kept": "8-16 kHz kept (dB)",
-          "dnsmos_sig": "DNSMOS SIG", "dnsmos_bak": "DNSMOS BAK", "dnsmos_ovrl": "DNSMOS OVRL",
-          "dnsmos_p808": "DNSMOS P.808", "csig": "CSIG", "cbak": "CBAK", "covl": "COVL"}
-BANDS = ((0.0, 10.0), (10.0, 25.0), (25.0, 40.0))
-
-
-def snr_band_of(snr_db: float | None) -> str:
-    if snr_db is None or not math.isfinite(snr_db):
-        return "unknown"
-    if snr_db < BANDS[0][0]:
-        return f"<{BANDS[0][0]:g} dB"
-    for lo, hi in BANDS:
-        if snr_db < hi or (hi == BANDS[-1][1] and snr_db <= hi + 1e-6):
-            return f"{lo:g}-{hi:g} dB"
-    return f">{BANDS[-1][1]:g} dB"
 
 
 def mean_ci(values) -> dict:
@@ -145,8 +132,6 @@ def summary_table(overall: dict, specs: list[dict], keys: list[str], rtf: dict) 
 
 def write_report(out_dir: Path, items: list[dict], results: list[dict], specs: list[dict],
                  run: dict) -> dict:
-    from ans.eval_plots import plot_all
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     info = {it["name"]: it for it in items}

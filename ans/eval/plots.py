@@ -1,4 +1,4 @@
-"""PNG plots of `ans.evaluate` (matplotlib, Agg backend, atomic writes).
+"""PNG plots of `ans.eval` (matplotlib, Agg backend, atomic writes).
 
 - `metrics_bars.png`: one panel per metric, a bar per system with its 95 % CI;
 - `delta_pesq_vs_snr.png`: per-file ΔPESQ (system − noisy input) against the input SNR, with
@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ans.audio import atomic_write_bytes
+from ans.metrics import METRIC_LABELS as LABELS
 
 SAMPLE_RATE = 48_000
 
@@ -36,8 +37,6 @@ def _save(fig, path: Path) -> None:
 
 
 def plot_bars(path: Path, overall: dict, systems: list[str], keys: list[str]) -> None:
-    from ans.eval_report import LABELS
-
     plt = _plt()
     ncol = min(3, len(keys))
     nrow = math.ceil(len(keys) / ncol)
@@ -60,8 +59,7 @@ def plot_bars(path: Path, overall: dict, systems: list[str], keys: list[str]) ->
 
 
 def plot_delta_vs_snr(path: Path, rows: list[dict], systems: list[str], key: str) -> bool:
-    from ans.eval_report import BANDS, LABELS
-
+    """Band means use each row's `snr_band` (the test set's own bands), ordered by mean SNR."""
     noisy = {r["name"]: r.get(key, math.nan) for r in rows if r["system"] == "noisy"}
     if not noisy:
         return False
@@ -70,20 +68,17 @@ def plot_delta_vs_snr(path: Path, rows: list[dict], systems: list[str], key: str
     cmap = plt.get_cmap("tab10")
     drawn = False
     for i, s in enumerate([s for s in systems if s != "noisy"]):
-        pts = [(r["snr_db"], r.get(key, math.nan) - noisy.get(r["name"], math.nan)) for r in rows
+        pts = [(r["snr_db"], r.get(key, math.nan) - noisy.get(r["name"], math.nan), r["snr_band"]) for r in rows
                if r["system"] == s and r["snr_db"] is not None]
-        pts = np.array([p for p in pts if math.isfinite(p[0]) and math.isfinite(p[1])]).reshape(-1, 2)
-        if not pts.size:
+        pts = [p for p in pts if math.isfinite(p[0]) and math.isfinite(p[1])]
+        if not pts:
             continue
         c = cmap((i + 1) % 10)
-        ax.scatter(pts[:, 0], pts[:, 1], s=10, alpha=0.45, color=c)
-        centres, means = [], []
-        for lo, hi in BANDS:
-            sel = (pts[:, 0] >= lo) & (pts[:, 0] < hi if hi < BANDS[-1][1] else pts[:, 0] <= hi + 1e-6)
-            if sel.any():
-                centres.append(pts[sel, 0].mean())
-                means.append(pts[sel, 1].mean())
-        ax.plot(centres, means, "-o", color=c, label=s)
+        xy = np.array([p[:2] for p in pts])
+        ax.scatter(xy[:, 0], xy[:, 1], s=10, alpha=0.45, color=c)
+        bands = np.array([p[2] for p in pts])
+        means = sorted((xy[bands == b].mean(axis=0) for b in set(bands.tolist())), key=lambda m: m[0])
+        ax.plot([m[0] for m in means], [m[1] for m in means], "-o", color=c, label=s)
         drawn = True
     ax.axhline(0.0, color="k", lw=0.8)
     ax.set_xlabel("input SNR (dB)")

@@ -1,4 +1,4 @@
-"""Inputs of `ans.evaluate`: the systems to score and the test-set items.
+"""Inputs of `ans.eval`: the systems to score and the test-set items.
 
 - systems: `noisy`, `spectral_gate`, `oracle_psm`, the peers (skipped with a reason when not
   installed) and model.pt files (default: the newest outputs/{teacher,student}/*/model.pt,
@@ -9,12 +9,11 @@
 
 from __future__ import annotations
 
-import glob
-import os
 from pathlib import Path
 
-from ans.config import REPO_ROOT
+from ans.config import REPO_ROOT, STAGES
 from ans.errors import AnsError
+from ans.paths import newest
 
 SAMPLE_RATE = 48_000
 PEER_NAMES = ("rnnoise", "deepfilternet3")
@@ -25,13 +24,11 @@ BUILTIN = ("noisy", "spectral_gate", "oracle_psm", *PEER_NAMES)
 def find_models(output_dir: str | Path, pretrained_dir: str | Path = REPO_ROOT / "pretrained") -> list[str]:
     """Newest outputs/{teacher,student}/*/model.pt per kind; pretrained/ when there is none."""
     found = []
-    for kind in ("teacher", "student"):
-        runs = [p for p in glob.glob(f"{output_dir}/{kind}/*/model.pt") if os.path.isfile(p)]
-        if not runs:
-            runs = [p for pat in (f"{pretrained_dir}/{kind}/model.pt", f"{pretrained_dir}/*/{kind}/model.pt")
-                    for p in glob.glob(pat) if os.path.isfile(p)]
-        if runs:
-            found.append(max(runs, key=os.path.getmtime))
+    for kind in STAGES:
+        path = (newest(f"{output_dir}/{kind}/*/model.pt")
+                or newest(f"{pretrained_dir}/{kind}/model.pt", f"{pretrained_dir}/*/{kind}/model.pt"))
+        if path:
+            found.append(path)
     return found
 
 
