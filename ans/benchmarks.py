@@ -1,4 +1,4 @@
-"""Standard benchmarks by name: `python -m ans.evaluate test_set=vctk_demand | dns_blind`.
+"""Standard benchmarks by name: `python -m ans.eval test_set=vctk_demand | dns_blind`.
 
 - `vctk_demand`: the Valentini VoiceBank+DEMAND test set (824 pairs, speakers p232 and p257),
   the rows of split `test` of `data/vctk_demand/pairs.jsonl` (`python -m data_recipes
