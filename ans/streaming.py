@@ -23,57 +23,51 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from ans.checkpoint import load_model
 from ans.errors import AnsError
-from ans.features import FRAME, HOP, FeatureExtractor, Normalizer, num_frames
+from ans.features import Normalizer
+from ans.model import MaskEstimator
 
 
 class StreamingEnhancer:
-    """Causal streaming with a fixed latency of `latency_samples` (1920 = 40 ms) at 48 kHz."""
-
-    latency_samples = FRAME
-    sample_rate = 48_000
+    """Causal streaming at the model's rate with a fixed latency of `latency_samples` (one
+    frame: 1920 samples = 40 ms for the 48 kHz models)."""
 
     def __init__(self, model, normalizer: Normalizer | None = None, num_threads: int | None = 1,
                  atten_lim_db: float | None = None):
-        """`model`: a model.pt path, a (model, normalizer) pair or an Enhancer. `num_threads`:
+        """`model`: a MaskEstimator, a model.pt path, a (network, normalizer) pair or an Enhancer. `num_threads`:
         torch threads while a hop is computed (1: the per-hop ops are far too small to gain
         from more, and waking idle threads every 20 ms costs more than the work; None: leave as is).
         `atten_lim_db`: mask floor, at most this much attenuation (None: no limit)."""
         from ans.runtime.model import atten_floor
 
         self.floor = atten_floor(atten_lim_db)
-        label, kind = None, None
         if isinstance(model, str | os.PathLike):
-            label = str(model)
-            model, normalizer, payload = load_model(model)
-            kind = payload.get("kind")
+            est = MaskEstimator.load(model)
         elif isinstance(model, tuple | list):
-            model, normalizer = model
-        elif hasattr(model, "model") and hasattr(model, "normalizer"):  # an Enhancer
-            label, kind = getattr(model, "source", None), getattr(model, "kind", None)
-            model, normalizer = model.model, model.normalizer
-        if kind == "teacher" or not hasattr(model, "step") or not hasattr(model, "init_cache"):
-            raise AnsError("teacher models are not streamable: use Enhancer", label)
-        if not model.streamable:
-            raise AnsError(f"this student looks {model.rorder} frames ahead (rorder > 0) and is "
-                           "not streamable: use Enhancer", label)
-        self.model = model.eval().float()
-        self.normalizer = (normalizer or Normalizer()).eval().float()
-        self.fe = FeatureExtractor().eval()
+            est = MaskEstimator.wrap(*model)
+        elif hasattr(model, "estimator"):  # an Enhancer
+            est = model.estimator
+        else:
+            est = MaskEstimator.wrap(model, normalizer)
+        est.require_streamable("use Enhancer")
+        self.estimator = est.eval().float()
+        self.model, self.normalizer, self.spec = est.net, est.normalizer, est.spec
+        self.sample_rate, self.latency_samples = est.spec.sample_rate, est.latency_samples
+        self.fe = est.features()
         self.num_threads = num_threads
         self._env = self.fe.ola_envelope()
         self.reset()
 
     def reset(self) -> None:
         """Forget everything: the next sample is the start of a new stream."""
-        self._ring = np.zeros(FRAME, dtype=np.float32)  # last FRAME input samples (zeros = front pad)
+        frame, hop = self.spec.frame, self.spec.hop
+        self._ring = np.zeros(frame, dtype=np.float32)  # last `frame` input samples (zeros = front pad)
         self._fill = 0  # samples of the current hop already in _ring[HOP:]
         self._received = 0
         self._frames = 0  # frames computed so far
-        self._cache = self.model.init_cache(1)
-        self._tail = torch.zeros(HOP)  # second half of the previous synthesis frame
-        self._pending = np.zeros(FRAME, dtype=np.float32)  # the 40 ms delay, then offline output
+        self._cache = self.estimator.init_state(1)
+        self._tail = torch.zeros(hop)  # second half of the previous synthesis frame
+        self._pending = np.zeros(frame, dtype=np.float32)  # the one-frame delay, then offline output
 
     @property
     def cache(self) -> torch.Tensor:
@@ -96,14 +90,14 @@ class StreamingEnhancer:
     def _hop(self) -> np.ndarray | None:
         """Compute one frame from the ring; return the output block it completes (None for frame 0)."""
         frame = torch.from_numpy(self._ring.copy())
-        feats = self.normalizer(self.fe.fbank_frames(frame.unsqueeze(0)))
-        mask, self._cache = self.model.step(feats, self._cache)
+        hop = self.spec.hop
+        mask, self._cache = self.estimator.step(self.fe.fbank_frames(frame.unsqueeze(0)), self._cache)
         if self.floor > 0:
             mask = mask.clamp_min(self.floor)
         synth = self.fe.synthesis_frame(self.fe.analysis_frame(frame) * mask[0])
-        block = (self._tail + synth[:HOP]) / self._env
-        self._tail = synth[HOP:]
-        self._ring[:HOP] = self._ring[HOP:]
+        block = (self._tail + synth[:hop]) / self._env
+        self._tail = synth[hop:]
+        self._ring[:hop] = self._ring[hop:]
         self._frames += 1
         return block.numpy() if self._frames > 1 else None
 
@@ -125,19 +119,19 @@ class StreamingEnhancer:
         if not np.isfinite(x).all():
             raise AnsError("chunk contains NaN or Inf samples", "<stream>")
         blocks: list[np.ndarray] = []
-        with self._threads(self._fill + x.size >= HOP):
+        with self._threads(self._fill + x.size >= self.spec.hop):
             self._consume(x, blocks)
         self._received += x.size
         return self._emit(blocks, x.size)
 
     def _consume(self, x: np.ndarray, blocks: list) -> None:
-        pos = 0
+        pos, hop = 0, self.spec.hop
         while pos < x.size:
-            take = min(HOP - self._fill, x.size - pos)
-            self._ring[HOP + self._fill:HOP + self._fill + take] = x[pos:pos + take]
+            take = min(hop - self._fill, x.size - pos)
+            self._ring[hop + self._fill:hop + self._fill + take] = x[pos:pos + take]
             self._fill += take
             pos += take
-            if self._fill == HOP:
+            if self._fill == hop:
                 self._fill = 0
                 block = self._hop()
                 if block is not None:
@@ -147,12 +141,12 @@ class StreamingEnhancer:
         """End of stream: the last `latency_samples` of output (then the state is reset)."""
         blocks = []
         with self._threads(True):
-            while self._frames < num_frames(self._received):  # offline end padding: zeros
-                self._ring[HOP + self._fill:] = 0.0
+            while self._frames < self.spec.num_frames(self._received):  # offline end padding: zeros
+                self._ring[self.spec.hop + self._fill:] = 0.0
                 self._fill = 0
                 block = self._hop()
                 if block is not None:
                     blocks.append(block)
-        out = self._emit(blocks, FRAME)
+        out = self._emit(blocks, self.spec.frame)
         self.reset()
         return out

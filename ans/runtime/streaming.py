@@ -13,30 +13,29 @@ import os
 import numpy as np
 
 from ans.errors import AnsError
-from ans.runtime.dsp import FRAME, HOP, SAMPLE_RATE, Dsp, num_frames
+from ans.runtime.dsp import Dsp
 from ans.runtime.model import OnnxModel, atten_floor
 
 
 class OnnxStreamingEnhancer:
-    latency_samples = FRAME
-    sample_rate = SAMPLE_RATE
-
     def __init__(self, model: OnnxModel | str | os.PathLike | None = None, atten_lim_db: float | None = None,
                  floor: float | None = None, threads: int = 1):
         self.model = model if isinstance(model, OnnxModel) else OnnxModel(model, threads)
         self.sess = self.model.streaming_session()
         self.floor = np.float32(atten_floor(atten_lim_db) if floor is None else floor)
-        self.dsp = Dsp()
+        self.spec = self.model.spec
+        self.sample_rate, self.latency_samples = self.spec.sample_rate, self.spec.latency_samples()
+        self.dsp = Dsp(self.spec)
         self.reset()
 
     def reset(self) -> None:
-        self._ring = np.zeros(FRAME, dtype=np.float32)  # last FRAME input samples (zeros = front pad)
+        self._ring = np.zeros(self.spec.frame, dtype=np.float32)  # last self.spec.frame input samples (zeros = front pad)
         self._fill = 0
         self._received = 0
         self._frames = 0
         self._cache = self.model.init_cache()
-        self._tail = np.zeros(HOP, dtype=np.float32)
-        self._pending = np.zeros(FRAME, dtype=np.float32)  # the 40 ms delay
+        self._tail = np.zeros(self.spec.hop, dtype=np.float32)
+        self._pending = np.zeros(self.spec.frame, dtype=np.float32)  # the 40 ms delay
 
     @property
     def cache(self) -> np.ndarray:
@@ -49,9 +48,9 @@ class OnnxStreamingEnhancer:
         if self.floor > 0:
             np.maximum(mask, self.floor, out=mask)
         synth = self.dsp.synthesis(self.dsp.analysis(frame) * mask)[0]
-        block = (self._tail + synth[:HOP]) / self.dsp.ola_env
-        self._tail = synth[HOP:]
-        self._ring[:HOP] = self._ring[HOP:]
+        block = (self._tail + synth[:self.spec.hop]) / self.dsp.ola_env
+        self._tail = synth[self.spec.hop:]
+        self._ring[:self.spec.hop] = self._ring[self.spec.hop:]
         self._frames += 1
         return block if self._frames > 1 else None
 
@@ -75,11 +74,11 @@ class OnnxStreamingEnhancer:
         blocks: list = []
         pos = 0
         while pos < x.size:
-            take = min(HOP - self._fill, x.size - pos)
-            self._ring[HOP + self._fill:HOP + self._fill + take] = x[pos:pos + take]
+            take = min(self.spec.hop - self._fill, x.size - pos)
+            self._ring[self.spec.hop + self._fill:self.spec.hop + self._fill + take] = x[pos:pos + take]
             self._fill += take
             pos += take
-            if self._fill == HOP:
+            if self._fill == self.spec.hop:
                 self._fill = 0
                 block = self._hop()
                 if block is not None:
@@ -90,12 +89,12 @@ class OnnxStreamingEnhancer:
     def flush(self) -> np.ndarray:
         """End of stream: the last `latency_samples` of output (then the state is reset)."""
         blocks = []
-        while self._frames < num_frames(self._received):  # offline end padding: zeros
-            self._ring[HOP + self._fill:] = 0.0
+        while self._frames < self.spec.num_frames(self._received):  # offline end padding: zeros
+            self._ring[self.spec.hop + self._fill:] = 0.0
             self._fill = 0
             block = self._hop()
             if block is not None:
                 blocks.append(block)
-        out = self._emit(blocks, FRAME)
+        out = self._emit(blocks, self.spec.frame)
         self.reset()
         return out
