@@ -92,8 +92,8 @@ def test_integer_pcm_as_offline_policy(make):
 @pytest.mark.parametrize("dtype", [np.float32, np.int16])
 def test_one_huge_chunk_costs_its_output_only(make, dtype):
     """10 s in one call: now O(PIECE) beyond the output; before, the blocks, their concatenation and a copy (and a float64
-    copy of integer input) came on top of the output. (tracemalloc sees numpy memory only: the
-    torch backend's per-hop tensors are checked by the RSS numbers of the streaming benchmark.)"""
+    copy of integer input) came on top of the output. (tracemalloc sees numpy memory only: for the
+    torch backend this checks the shared loop's buffers, not torch's per-hop tensors.)"""
     x = sig(10.0, seed=7)
     if dtype == np.int16:
         x = (x * 32767).astype(np.int16)
