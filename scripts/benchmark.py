@@ -8,6 +8,8 @@ Prints a table and writes `reports/bench/bench.json`:
   a fresh process enhancing a 60 s file (VmHWM of /proc/self/status; `ru_maxrss` is recorded too, but Linux carries the parent's
   peak over fork+exec into it, so it over-reports when the benchmark process is larger);
 - teacher RTF (1 thread), DSP baseline (spectral gating) RTF, the peers' RTF when installed;
+- the web demo (`scripts/bench_app.py`): 10 concurrent uploads to the real server, latency
+  p50/max and the server's peak RSS;
 - simulator throughput per worker (`scripts/bench_sim.py`);
 - one training step (features, loss, backward, AdamW) of teacher and student (distilled from
   the teacher) on a batch of 8 x 4 s, as seconds of audio per second (1 thread by default;
@@ -263,6 +265,9 @@ def run(student: str | None = None, teacher: str | None = None, quick: bool = Fa
         from bench_runtime import run as bench_runtime  # torch-free runtime, same run as the torch rows
 
         res["runtime"] = bench_runtime(quick)
+        from bench_app import run as bench_app  # the web demo under 10 concurrent uploads
+
+        res["app_load"] = bench_app(quick, Path(s_file))
         res["teacher_rtf"] = rtf(t_enh.enhance, x, repeats)
         res["spectral_gate_rtf"] = rtf(SpectralGate().enhance, x, repeats)
         if peers:
@@ -319,6 +324,10 @@ def table(r: dict) -> str:
         from bench_runtime import rows as runtime_rows
 
         rows += runtime_rows(r["runtime"])
+    if r.get("app_load"):
+        from bench_app import rows as app_rows
+
+        rows += app_rows(r["app_load"])
     rows.append((f"teacher RTF ({sec} s, 1 thread)", f"{r['teacher_rtf']:.4f}", ""))
     rows.append((f"spectral gate RTF ({sec} s)", f"{r['spectral_gate_rtf']:.4f}", ""))
     for name in ("rnnoise", "deepfilternet3"):
