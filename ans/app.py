@@ -303,7 +303,8 @@ def create_app(models: list[Path], root: Path | None = REPO_ROOT, max_bytes: int
 
     @app.exception_handler(Exception)
     def _crash(_req: Request, e: Exception):
-        return JSONResponse({"error": f"internal error ({type(e).__name__})"}, status_code=500)
+        # Starlette answers a crash outside the http middleware: the headers must ride along here
+        return JSONResponse({"error": f"internal error ({type(e).__name__})"}, status_code=500, headers=security)
 
     def enhancer(model_id: str, atten_lim_db: float | None) -> Enhancer:
         if model_id not in catalog:
