@@ -1,34 +1,42 @@
 """Frame-by-frame enhancement with cached DFSMN state: any chunk size in, same size out.
 
-Alignment with offline processing (`ans.features.pad_for_frames` / `istft`): frame t covers
-input samples [960(t-1), 960(t+1)), so it can be computed once 960(t+1) samples have arrived;
-the ring starts as one hop of zeros, which is the offline front padding. Weighted overlap-add
-of frame t completes output block t-1 (samples [960(t-1), 960t)); frame 0 only completes
-the front padding, which offline output drops too. Output sample n thus needs input up to
-960*floor(n/960) + 1919, and a fixed delay of FRAME = 1920 samples (40 ms) covers every n:
-
-    stream_out[n] = offline(x)[n - 1920]   (zeros for n < 1920)
-
-`flush()` feeds the offline end padding (zeros up to num_frames(N) frames) and returns the
-last 1920 samples, so concat(outputs + [flush()])[1920:] == offline(x). Work per 20 ms hop is
-constant: one fbank frame, one `DFSMN.step` (cache: per layer the last N1-1 projected
-frames), one FFT pair.
+The per-hop loop, its alignment with offline processing (a fixed delay of FRAME = 1920
+samples: stream_out[n] = offline(x)[n - 1920]) and the input policy live in
+`ans.runtime.hopstream.HopStream`, shared with the torch-free `OnnxStreamingEnhancer`; this
+class supplies the torch model behind it. Work per 20 ms hop is constant: one fbank frame,
+one model step (DFSMN: `DFSMN.stepper()`, per layer the last N1-1 projected frames), one
+FFT pair.
 """
 
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 
-from ans.errors import AnsError
 from ans.features import Normalizer
 from ans.model import MaskEstimator
+from ans.runtime.hopstream import HopStream
 
 
-class StreamingEnhancer:
+class _StepAdapter:
+    """`MaskEstimator.step` behind the stepper interface of `DFSMN.stepper()` (input: raw fbank):
+    any streamable model with `step(feats, cache)` and `init_cache(batch)`."""
+
+    def __init__(self, model):
+        self.model = model
+        self.reset()
+
+    def reset(self) -> None:
+        self.cache = self.model.init_state(1)
+
+    def __call__(self, feats: torch.Tensor) -> torch.Tensor:
+        mask, self.cache = self.model.step(feats, self.cache)
+        return mask
+
+
+class StreamingEnhancer(HopStream):
     """Causal streaming at the model's rate with a fixed latency of `latency_samples` (one
     frame: 1920 samples = 40 ms for the 48 kHz models)."""
 
@@ -37,7 +45,8 @@ class StreamingEnhancer:
         """`model`: a MaskEstimator, a model.pt path, a (network, normalizer) pair or an Enhancer. `num_threads`:
         torch threads while a hop is computed (1: the per-hop ops are far too small to gain
         from more, and waking idle threads every 20 ms costs more than the work; None: leave as is).
-        `atten_lim_db`: mask floor, at most this much attenuation (None: no limit)."""
+        `atten_lim_db`: mask floor, at most this much attenuation (None: no limit).
+        The model's weights are read once here (a DFSMN's stepper keeps them pre-transposed)."""
         from ans.runtime.model import atten_floor
 
         self.floor = atten_floor(atten_lim_db)
@@ -51,102 +60,51 @@ class StreamingEnhancer:
             est = MaskEstimator.wrap(model, normalizer)
         est.require_streamable("use Enhancer")
         self.estimator = est.eval().float()
-        self.model, self.normalizer, self.spec = est.net, est.normalizer, est.spec
-        self.sample_rate, self.latency_samples = est.spec.sample_rate, est.latency_samples
+        self.model, self.normalizer = est.net, est.normalizer
         self.fe = est.features()
         self.num_threads = num_threads
-        self._env = self.fe.ola_envelope()
-        self.reset()
+        with torch.inference_mode():  # a DFSMN stepper takes normalised features
+            self._stepper = est.net.stepper() if hasattr(est.net, "stepper") else _StepAdapter(est)
+        self._normalize = hasattr(est.net, "stepper")
+        super().__init__(self.fe.ola_envelope().numpy(), est.spec)
 
-    def reset(self) -> None:
-        """Forget everything: the next sample is the start of a new stream."""
-        frame, hop = self.spec.frame, self.spec.hop
-        self._ring = np.zeros(frame, dtype=np.float32)  # last `frame` input samples (zeros = front pad)
-        self._fill = 0  # samples of the current hop already in _ring[HOP:]
-        self._received = 0
-        self._frames = 0  # frames computed so far
-        self._cache = self.estimator.init_state(1)
-        self._tail = torch.zeros(hop)  # second half of the previous synthesis frame
-        self._pending = np.zeros(frame, dtype=np.float32)  # the one-frame delay, then offline output
+    def _reset_model(self) -> None:
+        self._stepper.reset()
 
     @property
     def cache(self) -> torch.Tensor:
         """DFSMN state (1, depth, N1-1, hidden): fixed size whatever the stream length."""
-        return self._cache
+        return self._stepper.cache
 
-    @contextmanager
-    def _threads(self, active: bool):
+    def _threads(self) -> int | None:
+        """Set the hop's torch thread count; returns the one to restore (None: unchanged)."""
         old = torch.get_num_threads()
-        if not active or self.num_threads is None or self.num_threads == old:
-            yield
-            return
+        if self.num_threads is None or self.num_threads == old:
+            return None
         torch.set_num_threads(self.num_threads)
+        return old
+
+    def _run(self, method, *args):
+        old = self._threads()
         try:
-            yield
+            with torch.inference_mode():
+                return method(*args)
         finally:
-            torch.set_num_threads(old)
+            if old is not None:
+                torch.set_num_threads(old)
 
-    @torch.inference_mode()
-    def _hop(self) -> np.ndarray | None:
-        """Compute one frame from the ring; return the output block it completes (None for frame 0)."""
-        frame = torch.from_numpy(self._ring.copy())
-        hop = self.spec.hop
-        mask, self._cache = self.estimator.step(self.fe.fbank_frames(frame.unsqueeze(0)), self._cache)
-        if self.floor > 0:
-            mask = mask.clamp_min(self.floor)
-        synth = self.fe.synthesis_frame(self.fe.analysis_frame(frame) * mask[0])
-        block = (self._tail + synth[:hop]) / self._env
-        self._tail = synth[hop:]
-        self._ring[:hop] = self._ring[hop:]
-        self._frames += 1
-        return block.numpy() if self._frames > 1 else None
-
-    def _emit(self, blocks: list[np.ndarray], n: int) -> np.ndarray:
-        if blocks:
-            self._pending = np.concatenate([self._pending, *blocks])
-        out = self._pending[:n].copy()
-        self._pending = self._pending[n:]
-        return out
-
-    def process(self, chunk: np.ndarray) -> np.ndarray:
-        """Feed a mono 48 kHz chunk (any length, float in [-1, 1]); returns as many samples."""
-        x = np.asarray(chunk)
-        if x.ndim != 1:
-            raise AnsError(f"expected a mono 1-D chunk, got shape {x.shape}", "<stream>")
-        if np.issubdtype(x.dtype, np.integer):
-            x = x.astype(np.float64) / (float(np.iinfo(x.dtype).max) + 1.0)
-        x = x.astype(np.float32, copy=False)
-        if not np.isfinite(x).all():
-            raise AnsError("chunk contains NaN or Inf samples", "<stream>")
-        blocks: list[np.ndarray] = []
-        with self._threads(self._fill + x.size >= self.spec.hop):
-            self._consume(x, blocks)
-        self._received += x.size
-        return self._emit(blocks, x.size)
-
-    def _consume(self, x: np.ndarray, blocks: list) -> None:
-        pos, hop = 0, self.spec.hop
-        while pos < x.size:
-            take = min(hop - self._fill, x.size - pos)
-            self._ring[hop + self._fill:hop + self._fill + take] = x[pos:pos + take]
-            self._fill += take
-            pos += take
-            if self._fill == hop:
-                self._fill = 0
-                block = self._hop()
-                if block is not None:
-                    blocks.append(block)
+    def process(self, chunk) -> np.ndarray:
+        """Feed a mono chunk at the model's rate (any length, float in [-1, 1] or integer PCM); returns as many samples."""
+        return self._run(super().process, chunk)
 
     def flush(self) -> np.ndarray:
         """End of stream: the last `latency_samples` of output (then the state is reset)."""
-        blocks = []
-        with self._threads(True):
-            while self._frames < self.spec.num_frames(self._received):  # offline end padding: zeros
-                self._ring[self.spec.hop + self._fill:] = 0.0
-                self._fill = 0
-                block = self._hop()
-                if block is not None:
-                    blocks.append(block)
-        out = self._emit(blocks, self.spec.frame)
-        self.reset()
-        return out
+        return self._run(super().flush)
+
+    def _synth(self, frame: np.ndarray) -> np.ndarray:
+        f = torch.from_numpy(frame)  # no copy: the ring moves only after this returns
+        feats = self.fe.fbank_frames(f.unsqueeze(0))
+        mask = self._stepper(self.normalizer(feats) if self._normalize else feats)
+        if self.floor > 0:
+            mask = mask.clamp_min(self.floor)
+        return self.fe.synthesis_frame(self.fe.analysis_frame(f) * mask[0]).numpy()

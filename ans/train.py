@@ -45,10 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     import hydra
 
     from ans.errors import AnsError
-    from ans.training import run
 
     def _task(cfg) -> float | None:
         try:
+            from ans.training import run  # torch and Lightning: after the run folder checks below
+
             metrics = run(cfg)
         except AnsError as e:
             print(f"ans.train: {e}", file=sys.stderr)
@@ -59,9 +60,40 @@ def main(argv: list[str] | None = None) -> int:
     if not any(a.startswith("run_name=") for a in rest) and "-m" not in rest and "--multirun" not in rest:
         # Fix the timestamp once, so DDP workers (which re-run this command) share the run dir.
         rest.append(f"run_name={time.strftime('%Y-%m-%d_%H-%M-%S')}")
+    run_dir, created = None, None
+    if "LOCAL_RANK" not in os.environ and not any(a.startswith(("-", "hydra.")) for a in rest):
+        # One plain run: create and lock its folder before Hydra writes into it, so a second
+        # training with the same run_name and an unwritable output folder get one line each.
+        run_dir = _run_dir(stage, rest)
+        if run_dir is not None:
+            from ans.rundir import first_missing, lock_run_dir, remove_leftovers
+
+            created = first_missing(run_dir)
+            try:
+                lock_run_dir(run_dir)
+            except AnsError as e:
+                print(f"ans.train: {e}", file=sys.stderr)
+                return 1
     sys.argv = [sys.argv[0], *rest]
-    hydra.main(config_path=str(CONFIG_DIR), config_name=stage, version_base="1.3")(_task)()
+    try:
+        hydra.main(config_path=str(CONFIG_DIR), config_name=stage, version_base="1.3")(_task)()
+    except SystemExit as e:
+        if e.code not in (None, 0) and created is not None:
+            remove_leftovers(run_dir, created)  # a failed new run leaves no empty outputs/... folders
+        raise
     return 0
+
+
+def _run_dir(stage: str, overrides: list[str]):
+    """The run folder these overrides give (None when they do not compose: Hydra reports that)."""
+    from pathlib import Path
+
+    from ans.config import compose
+
+    try:
+        return Path(str(compose(stage, overrides).paths.run_dir))
+    except Exception:  # noqa: BLE001 - bad overrides: left to Hydra's own message
+        return None
 
 
 if __name__ == "__main__":

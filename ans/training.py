@@ -11,10 +11,12 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from ans.audio import atomic_write_text
 from ans.errors import AnsError
 from ans.lightning.callbacks import AtomicCheckpointIO, ExportModel
 from ans.lightning.distill_module import DistillModule
 from ans.lightning.mask_module import MaskModule
+from ans.rundir import first_missing, holds_lock, lock_run_dir, release_run_dir, remove_leftovers
 
 
 def newest(pattern: str) -> str | None:
@@ -37,6 +39,43 @@ def resolve_resume(cfg: DictConfig) -> str | None:
         return str(ckpt)
     auto = Path(cfg.paths.run_dir) / "checkpoints" / "last.ckpt"
     return str(auto) if auto.is_file() else None
+
+
+def check_budget(cfg: DictConfig) -> None:
+    """Refuse step budgets that train nothing or never stop (before anything is built or written)."""
+    max_steps = cfg.trainer.get("max_steps")
+    max_steps = -1 if max_steps is None else int(max_steps)
+    max_epochs = cfg.trainer.get("max_epochs")
+    if max_steps == 0:
+        raise AnsError("trainer.max_steps=0 trains nothing and writes no model.pt: give a budget > 0")
+    if max_steps < -1:
+        raise AnsError(f"trainer.max_steps must be > 0, got {max_steps}")
+    if max_steps == -1 and max_epochs is not None and int(max_epochs) == -1 and not cfg.trainer.get("max_time"):
+        raise AnsError("trainer.max_steps=-1 with trainer.max_epochs=-1 would train forever: "
+                       "set trainer.max_steps=N (or trainer.max_epochs=N, or trainer.max_time)")
+
+
+def check_resumable(module: MaskModule, ckpt_path: str, cfg: DictConfig) -> None:
+    """Resuming needs the checkpoint's architecture: compare tensor shapes before any write."""
+    try:
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True)
+        theirs = {k.removeprefix("model."): tuple(v.shape) for k, v in ckpt["state_dict"].items()
+                  if k.startswith("model.")}
+    except Exception as e:  # noqa: BLE001 - any unreadable file: one line
+        raise AnsError(f"cannot resume: not a readable Lightning checkpoint ({type(e).__name__})", ckpt_path) from None
+    ours = {k: tuple(v.shape) for k, v in module.model.state_dict().items()}
+    if theirs == ours:
+        return
+    saved = Path(ckpt_path).parents[1] / "config.yaml"
+    changed = ""
+    if saved.is_file():
+        was = OmegaConf.to_container(OmegaConf.load(saved).get("model", {}), resolve=True)
+        now = OmegaConf.to_container(cfg.model, resolve=True)
+        diffs = [f"model.{k}={was.get(k)} there, {now.get(k)} now" for k in sorted(set(was) | set(now))
+                 if was.get(k) != now.get(k)]
+        changed = f" ({'; '.join(diffs[:3])})" if diffs else ""
+    raise AnsError(f"cannot resume: the checkpoint holds another architecture than the config builds{changed}; "
+                   "resume with the run's own model settings or pick another run_name=", ckpt_path)
 
 
 def resolve_teacher(cfg: DictConfig) -> str:
@@ -117,7 +156,28 @@ def fit_normalizer(module: MaskModule, datamodule: pl.LightningDataModule, n_bat
 
 
 def run(cfg: DictConfig) -> dict:
-    """Train one stage; returns the final callback metrics (floats)."""
+    """Train one stage; returns the final callback metrics (floats).
+
+    The run folder is locked for the whole run (a second training with the same run_name is
+    refused); a run that fails before writing anything of value leaves no folder behind."""
+    check_budget(cfg)
+    run_dir = Path(cfg.paths.run_dir)
+    if os.environ.get("LOCAL_RANK", "0") != "0":  # a DDP worker: rank 0 holds the lock
+        return _run(cfg)
+    created, mine = first_missing(run_dir), not holds_lock(run_dir)
+    lock_run_dir(run_dir)
+    try:
+        return _run(cfg)
+    except BaseException:
+        if created is not None:
+            remove_leftovers(run_dir, created)
+        raise
+    finally:
+        if mine:
+            release_run_dir(run_dir)
+
+
+def _run(cfg: DictConfig) -> dict:
     pl.seed_everything(int(cfg.seed), workers=True)
     # Denormal floats (tiny LSTM/mask gradients) make CPU steps several times slower.
     torch.set_flush_denormal(True)
@@ -127,6 +187,7 @@ def run(cfg: DictConfig) -> dict:
     module = build_module(cfg)
     resume = resolve_resume(cfg)
     if resume:
+        check_resumable(module, resume, cfg)
         print(f"ans.train: resuming from {resume}")
     elif cfg.get("init_from"):
         init_from_model(module, str(cfg.init_from), cfg)
@@ -141,8 +202,7 @@ def run(cfg: DictConfig) -> dict:
     loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None] or False
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers,
                                       plugins=[AtomicCheckpointIO()])
-    Path(cfg.paths.run_dir).mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, Path(cfg.paths.run_dir) / "config.yaml", resolve=True)
+    atomic_write_text(Path(cfg.paths.run_dir) / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     if cfg.get("init_from") and cfg.get("validate_first") and not resume:
         # Fine-tuning: score the starting model on the same validation items first (logged at
         # step 0; it is also the first model.pt, so the exported best is never worse).
@@ -150,5 +210,8 @@ def run(cfg: DictConfig) -> dict:
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.as_tensor(v).numel() == 1}
     metrics["global_step"] = trainer.global_step
-    print(f"ans.train: {cfg.stage} done after {trainer.global_step} steps; model: {cfg.paths.run_dir}/model.pt")
+    model_pt = Path(cfg.paths.run_dir) / "model.pt"
+    if not model_pt.is_file():
+        raise AnsError(f"training stopped after {trainer.global_step} steps without writing a model.pt", model_pt.parent)
+    print(f"ans.train: {cfg.stage} done after {trainer.global_step} steps; model: {model_pt}")
     return metrics

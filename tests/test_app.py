@@ -40,7 +40,8 @@ def model_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(model_path):
-    return TestClient(create_app([model_path], root=model_path.parents[2], max_bytes=10 * 2**20))
+    return TestClient(create_app([model_path], root=model_path.parents[2], max_bytes=10 * 2**20),
+                      base_url="http://127.0.0.1:7860")
 
 
 def post(client, data: bytes, name="in.wav", model="0"):
@@ -56,8 +57,9 @@ def test_page_and_model_list(client, model_path):
     models = client.get("/api/models").json()
     assert models["max_bytes"] == 10 * 2**20
     [m] = models["models"]
-    assert m == {"id": "0", "label": "pretrained/student", "path": str(model_path), "kind": "student",
+    assert m == {"id": "0", "label": "pretrained/student", "kind": "student",
                  "streamable": True, "parameters": m["parameters"]} and m["parameters"] > 0
+    assert str(model_path.parent) not in client.get("/api/models").text  # no server paths (issue 16)
 
 
 def test_find_models(tmp_path, model_path):

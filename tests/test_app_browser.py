@@ -227,6 +227,27 @@ def test_upload_enhance_download_in_chromium(server, browser, tmp_path):
     shutil.copy(SCREENSHOT, tmp_path / SCREENSHOT.name)
 
 
+def test_attenuation_limit_and_keep_rate_from_the_form(server, browser, tmp_path):
+    """The page's fields send the CLI's --atten-lim-db / --keep-rate (and the page runs under its CSP)."""
+    sr = 22050
+    noisy = tmp_path / "noisy.wav"
+    sf.write(noisy, (0.1 * np.random.default_rng(1).standard_normal(sr)).astype(np.float32), sr, subtype="PCM_16")
+    browser.send("Page.navigate", url=server + "/")
+    browser.wait_for("document.body && document.body.dataset.state === 'idle'", timeout=30)
+    browser.set_files("#file", noisy)
+    browser.js("document.querySelector('#atten').value = '6'")
+    browser.click("#keeprate")
+    assert browser.js("document.querySelector('#keeprate').checked") is True
+    browser.wait_for("!document.querySelector('#enhance').disabled")
+    browser.click("#enhance")
+    browser.wait_for("['done', 'error'].includes(document.body.dataset.state)", timeout=120)
+    assert browser.js("document.body.dataset.state") == "done", browser.js("document.querySelector('#error').textContent")
+    assert "22.05 kHz → 22.05 kHz" in browser.js("document.querySelector('#stats').textContent")
+    with urllib.request.urlopen(browser.js("document.querySelector('#download').href"), timeout=30) as r:
+        y, out_sr = sf.read(io.BytesIO(r.read()))
+    assert out_sr == sr and y.size == sr
+
+
 def test_record_with_fake_microphone_then_enhance(server, browser):
     """MediaRecorder output (ogg/opus or webm/opus) goes through the same upload path."""
     browser.send("Emulation.setDeviceMetricsOverride", width=1180, height=900, deviceScaleFactor=1, mobile=False)

@@ -171,6 +171,7 @@ def test_bad_config_is_one_line_error(setup, tmp_path):
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert res.returncode == 1 and "test set folder not found" in res.stderr
     assert "Traceback" not in res.stderr
+    assert not (tmp_path / "reports" / "default").exists()  # issue 16 item 20: no empty report folder
 
 
 def test_find_models_newest_run_per_stage_else_pretrained(tmp_path):
@@ -192,3 +193,34 @@ def test_find_models_newest_run_per_stage_else_pretrained(tmp_path):
     os.utime(old, (3_000, 3_000))
     assert find_models(tmp_path / "out", tmp_path / "pre") == [old, shipped]
     assert find_models(tmp_path / "none", tmp_path / "none") == []
+
+
+@pytest.mark.parametrize("broken", ["missing", "not_audio"])
+def test_bad_item_is_refused_before_anything_is_scored(setup, tmp_path, broken):
+    """Issue 16 item 17: one missing (or unreadable) file used to fail only after every other
+    item was scored; now one line names it at once, and the CLI leaves no report folder."""
+    import time
+
+    from ans.errors import AnsError
+    from ans.eval.evaluate import evaluate
+
+    src = setup["test_set"]
+    names = sorted(p.stem for p in (src / "noisy").glob("*.wav"))
+    lines = ["name,noisy,clean"] + [f"{n},{src}/noisy/{n}.wav,{src}/clean/{n}.wav" for n in names]
+    bad = tmp_path / "gone.wav"
+    if broken == "not_audio":
+        bad.write_text("not audio")
+    lines[-1] = f"{names[-1]},{src}/noisy/{names[-1]}.wav,{bad}"
+    (tmp_path / "manifest.csv").write_text("\n".join(lines) + "\n")
+    over = [f"manifest='{tmp_path}/manifest.csv'", f"models=[{setup['student']}]", "baselines=[noisy,spectral_gate]",
+            "jobs=1"]
+    t0 = time.perf_counter()
+    with pytest.raises(AnsError) as err:
+        evaluate(_cfg(tmp_path, "bad", over))
+    assert time.perf_counter() - t0 < 5
+    assert str(err.value).startswith(f"{bad}: clean file of test item {names[-1]!r}") and "\n" not in str(err.value)
+    res = subprocess.run([sys.executable, "-m", "ans.eval", f"paths.root={tmp_path}", "name=bad",
+                          "build_from_corpus=null", "progress=false", *over],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert res.returncode == 1 and res.stderr.strip().splitlines() == [f"ans.eval: {err.value}"]
+    assert not (tmp_path / "reports" / "bad").exists()

@@ -276,6 +276,9 @@ def main() -> None:
         try:
             out = evaluate(cfg)
         except AnsError as e:
+            from ans.rundir import remove_leftovers
+
+            remove_leftovers(cfg.report_dir)  # the folder Hydra made, when nothing was written in it
             print(f"ans.eval: {e}", file=sys.stderr)
             raise SystemExit(1) from None
         print(out["summary"])

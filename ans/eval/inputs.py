@@ -157,4 +157,25 @@ def load_test_set(test_set: str | Path | None, manifest: str | Path | None = Non
             v = it.get(k)
             it[k] = float(v) if v not in (None, "") else None
         it["snr_band"] = it.get("snr_band") or None
+    check_readable(items)
     return items
+
+
+def check_readable(items: list[dict]) -> None:
+    """Every noisy/clean file exists and has a readable audio header: checked before anything is
+    scored, so a bad item costs a second, not a whole evaluation."""
+    import soundfile as sf
+
+    for it in items:
+        for key in ("noisy", "clean"):
+            path = it.get(key)
+            if not path:
+                continue
+            if not Path(path).is_file():
+                raise AnsError(f"{key} file of test item {it['name']!r} not found (nothing was scored)", path)
+            try:
+                sf.info(path)
+            except (RuntimeError, OSError, ValueError, TypeError) as e:
+                msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+                raise AnsError(f"{key} file of test item {it['name']!r} is not readable audio ({msg}; "
+                               "nothing was scored)", path) from None

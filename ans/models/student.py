@@ -99,8 +99,55 @@ class DFSMN(nn.Module):
             new.append(c)
         return torch.sigmoid(self.linear2(x)), torch.stack(new, dim=1)
 
+    def stepper(self) -> DfsmnStepper:
+        """A fast frame-by-frame runner for inference (snapshots the current weights)."""
+        return DfsmnStepper(self)
+
     def macs_per_frame(self) -> int:
         """Multiply-adds for one 20 ms frame (linear layers + memory taps)."""
         h = self.hidden
         per_layer = h * h + h * h + h * (self.lorder + self.rorder)
         return self.input_dim * h + self.fsmn_depth * per_layer + h * self.output_dim
+
+
+class DfsmnStepper:
+    """`DFSMN.step` for inference, stateful and lean: weights pre-transposed (a (1, D) x (D, D)
+    product is ~2x faster than `F.linear` on a row), each layer's past N1-1 projected frames in
+    a doubled ring (every frame written twice, so the window is always one contiguous slice:
+    no concatenation per step). Same math as `step`; call under `torch.inference_mode()`."""
+
+    def __init__(self, model: DFSMN):
+        w = lambda lin: lin.weight.detach().t().contiguous()  # noqa: E731
+        self.l1, self.b1 = w(model.linear1.linear), model.linear1.linear.bias.detach()
+        self.l2, self.b2 = w(model.linear2.linear), model.linear2.linear.bias.detach()
+        self.layers = []
+        for layer in model.deepfsmn:
+            kernel = layer.conv1.weight.detach()[:, 0, :, 0].t()  # (N1, D), oldest ... newest
+            self.layers.append((w(layer.linear), layer.linear.bias.detach(), w(layer.project),
+                                kernel[:-1].contiguous(), (1.0 + kernel[-1]).contiguous()))
+        self.past = model.lorder - 1
+        self.depth, self.hidden = model.fsmn_depth, model.hidden
+        self.reset()
+
+    def reset(self) -> None:
+        self.rings = torch.zeros(self.depth, 2 * self.past, self.hidden)
+        self.pos = 0  # the window of layer i is rings[i, pos:pos + past], oldest first
+
+    @property
+    def cache(self) -> torch.Tensor:
+        """The state in `step`'s layout, (1, depth, N1-1, hidden)."""
+        return self.rings[:, self.pos:self.pos + self.past].unsqueeze(0).clone()
+
+    def __call__(self, feats: torch.Tensor) -> torch.Tensor:
+        """One feature frame (1, input_dim) -> mask frame (1, output_dim)."""
+        x = torch.addmm(self.b1, feats, self.l1).relu_()
+        s, past = self.pos, self.past
+        for i, (w1, b1, wp, k_past, k_now) in enumerate(self.layers):
+            p = torch.addmm(b1, x, w1).relu_().mm(wp)  # (1, D)
+            ring = self.rings[i]
+            # y = x + p + sum_j window_j * k_j, the newest frame being p itself
+            x = x + p * k_now + (ring[s:s + past] * k_past).sum(dim=0)
+            ring[s] = p[0]
+            ring[s + past] = p[0]
+        self.pos = (s + 1) % past
+        return torch.addmm(self.b2, x, self.l2).sigmoid_()

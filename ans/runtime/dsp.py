@@ -14,10 +14,6 @@ import numpy as np
 from ans.signal_spec import REFERENCE, SignalSpec
 
 _EPS = float(np.finfo(np.float32).eps)
-# The reference spec's framing under its old names, for the streaming loop until it takes a
-# spec (ans/runtime/streaming.py); everything else asks the model's spec.
-SAMPLE_RATE, FRAME, HOP = REFERENCE.sample_rate, REFERENCE.frame, REFERENCE.hop
-num_frames = REFERENCE.num_frames
 
 
 def _mel(f):
