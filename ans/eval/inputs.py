@@ -83,7 +83,9 @@ def system_specs(baselines: list[str], model_paths: list[str], with_reference: b
             if reason is not None:
                 skipped[b] = reason
                 continue
-            lat = PEERS[b].latency_ms
+            from ans.audio import SAMPLE_RATE  # the peers' rate
+
+            lat = 1000.0 * (PEERS[b].delay_samples + PEERS[b].hop) / SAMPLE_RATE
             specs.append({"name": b, "type": "peer", "params": PEERS[b].params, "latency_ms": lat,
                           "latency": f"{lat:g} ms (streaming)"})
     specs += model_specs(model_paths)
