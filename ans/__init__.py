@@ -33,7 +33,8 @@ def pipeline(model=None, max_bytes: int | None = SERVICE_MAX_BYTES, backend: str
     required); errors name the path, `<bytes>`, `<file NAME>` or `<array>`. Inputs over
     `max_bytes` (file size, byte string length, or array nbytes; None = no limit) are refused
     with AnsError. Returns
-    {'output_pcm': bytes (int16 LE, 48 kHz), 'output_wav': float32 array, 'sample_rate': 48000};
+    {'output_pcm': bytes (int16 LE), 'output_wav': float32 array, 'sample_rate': the model's rate
+    (48000 for the shipped models) or the input's with keep_rate};
     `output_path` (never the input file) is written atomically as 16-bit PCM.
     """
     from ans.enhance import load_enhancer
@@ -66,7 +67,7 @@ class _Pipeline:
         import numpy as np
         import soundfile as sf
 
-        from ans.audio import SAMPLE_RATE, read_audio
+        from ans.audio import read_audio
         from ans.enhance import is_same_file, load_input, publish, subtype_for
 
         if hasattr(input, "read") and not isinstance(input, str | os.PathLike):  # an open binary file
@@ -94,7 +95,7 @@ class _Pipeline:
                            "(expected a path, an audio file's bytes or open binary file, or a numpy array)")
         out_subtype = subtype_for(_path(output_path), "PCM_16") if output_path is not None else None
         y = self.enhancer.enhance(x, sr, name=label, keep_rate=self.keep_rate)
-        out_sr = int(sr) if self.keep_rate else SAMPLE_RATE
+        out_sr = int(sr) if self.keep_rate else self.enhancer.sample_rate
         buf = io.BytesIO()
         sf.write(buf, np.clip(y, -1.0, 1.0), out_sr, format="RAW", subtype="PCM_16", endian="LITTLE")
         if output_path is not None:

@@ -62,7 +62,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ans import SERVICE_MAX_BYTES
-from ans.audio import SAMPLE_RATE, read_audio
+from ans.audio import read_audio
 from ans.enhance import DEFAULT_MODEL, REPO_ROOT, Enhancer, check_wav_complete
 from ans.errors import AnsError
 
@@ -99,14 +99,14 @@ def model_label(path: Path, root: Path | None) -> str:
 
 
 def describe(path: Path) -> dict:
-    from ans.checkpoint import load_payload
+    from ans.model import MaskEstimator
 
     try:
-        p = load_payload(path)
+        est = MaskEstimator.load(path)
     except AnsError:
         return {"kind": "unreadable", "streamable": False, "parameters": 0}
-    return {"kind": p.get("kind", "?"), "streamable": p.get("kind") == "student",
-            "parameters": int(p.get("parameters") or 0)}
+    return {"kind": est.kind, "streamable": est.streamable,  # the model's answer (a look-ahead student: no)
+            "parameters": int(sum(p.numel() for p in est.net.parameters()))}
 
 
 def check_length(data: bytes, name: str, max_seconds: float) -> int | None:
@@ -220,7 +220,7 @@ def spectrogram_db(x: np.ndarray, sr: int, max_cols: int = 1200) -> tuple[np.nda
     return 10 * np.log10(spec.T + 1e-10), len(x) / sr
 
 
-def spectrogram_png(noisy: np.ndarray, sr: int, enhanced: np.ndarray, out_sr: int = SAMPLE_RATE) -> bytes:
+def spectrogram_png(noisy: np.ndarray, sr: int, enhanced: np.ndarray, out_sr: int) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -235,7 +235,7 @@ def spectrogram_png(noisy: np.ndarray, sr: int, enhanced: np.ndarray, out_sr: in
                        extent=(0, dur, 0, rate / 2000), interpolation="nearest")
         ax.set_title(f"{title} ({rate / 1000:g} kHz)", fontsize=11)
         ax.set_xlabel("time (s)")
-        ax.set_ylim(0, SAMPLE_RATE / 2000)
+        ax.set_ylim(0, max(sr, out_sr) / 2000)
         ax.set_facecolor(im.cmap(0))  # above a low-rate input's Nyquist: no content
     axes[0].set_ylabel("frequency (kHz)")
     fig.colorbar(im, ax=axes, label="dB", pad=0.01, aspect=30)
@@ -244,7 +244,7 @@ def spectrogram_png(noisy: np.ndarray, sr: int, enhanced: np.ndarray, out_sr: in
     return buf.getvalue()
 
 
-def wav_bytes(y: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:
+def wav_bytes(y: np.ndarray, sr: int) -> bytes:
     import soundfile as sf
 
     buf = io.BytesIO()
@@ -311,14 +311,13 @@ def create_app(models: list[Path], root: Path | None = REPO_ROOT, max_bytes: int
             raise HTTPError(404, f"unknown model {model_id!r} (reload the page)")
         if model_id not in enhancers:
             enh = Enhancer.from_checkpoint(catalog[model_id][0])
-            enh.enhance(np.random.default_rng(0).normal(0, 0.01, SAMPLE_RATE // 2), SAMPLE_RATE)  # warm-up
+            enh.enhance(np.random.default_rng(0).normal(0, 0.01, enh.sample_rate // 2), enh.sample_rate)  # warm-up
             enhancers[model_id] = enh
         enh = enhancers[model_id]
         if atten_lim_db is None:
             return enh
         # the same weights with the CLI's mask floor: no second copy of the model is loaded
-        return Enhancer(enh.model, enh.normalizer, kind=enh.kind, source=enh.source, atten_lim_db=atten_lim_db,
-                        device=enh.device)
+        return Enhancer(enh.estimator, atten_lim_db=atten_lim_db, device=enh.device)
 
     @app.get("/")
     def index():
@@ -359,7 +358,7 @@ def create_app(models: list[Path], root: Path | None = REPO_ROOT, max_bytes: int
             t0 = time.perf_counter()
             y = enh.enhance(x, sr, name=name, keep_rate=keep_rate)
             elapsed = time.perf_counter() - t0
-            out_sr = sr if keep_rate else SAMPLE_RATE
+            out_sr = sr if keep_rate else enh.sample_rate
             png = spectrogram_png(x, sr, y, out_sr)
             rid = uuid.uuid4().hex[:12]
             results[rid] = {"wav": wav_bytes(y, out_sr), "png": png, "filename": f"{Path(name).stem}_enhanced.wav"}

@@ -12,25 +12,26 @@ import torch
 from torch import nn
 from torchaudio.compliance import kaldi
 
-from ans.features import HIGH_FREQ, LOW_FREQ, N_FFT_FBANK, N_MELS, SAMPLE_RATE
+from ans.signal_spec import REFERENCE, SignalSpec
 
 
-def first_bin_at(freq_hz: float, n_mels: int = N_MELS) -> int:
-    """Index of the first fbank bin whose centre frequency is >= freq_hz."""
-    _, centres = kaldi.get_mel_banks(n_mels, N_FFT_FBANK, float(SAMPLE_RATE), LOW_FREQ, HIGH_FREQ,
-                                     100.0, -500.0, 1.0)
+def first_bin_at(freq_hz: float, spec: SignalSpec = REFERENCE) -> int:
+    """Index of the first fbank bin of `spec` whose centre frequency is >= freq_hz."""
+    _, centres = kaldi.get_mel_banks(spec.n_mels, spec.fft_fbank, float(spec.sample_rate), spec.low_freq,
+                                     spec.high_freq, 100.0, -500.0, 1.0)
     hz = centres.flatten()  # bin centre frequencies in Hz
     idx = torch.nonzero(hz >= freq_hz)
-    return int(idx[0]) if len(idx) else n_mels
+    return int(idx[0]) if len(idx) else spec.n_mels
 
 
 class SpecAugment(nn.Module):
     def __init__(self, p: float = 0.6, min_freq_hz: float = 2000.0, freq_masks: int = 2,
-                 max_freq_width: int = 15, time_masks: int = 2, max_time_frames: int = 50):
+                 max_freq_width: int = 15, time_masks: int = 2, max_time_frames: int = 50,
+                 spec: SignalSpec | dict = REFERENCE):
         super().__init__()
         self.p, self.freq_masks, self.max_freq_width = p, freq_masks, max_freq_width
         self.time_masks, self.max_time_frames = time_masks, max_time_frames
-        self.min_bin = first_bin_at(min_freq_hz)
+        self.min_bin = first_bin_at(min_freq_hz, SignalSpec.from_dict(spec))
 
     def forward(self, feats: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """(B, T, F) -> masked copy (only in training mode; identity in eval)."""

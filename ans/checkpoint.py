@@ -1,13 +1,16 @@
 """Self-describing exported models (`model.pt`): everything needed to rebuild and use one.
 
+The file layer under `ans.model.MaskEstimator` (which is what the rest of ans takes).
 A model.pt is a plain dict saved with torch.save:
-  format         "ans-model/1"
-  kind           "teacher" | "student"
+  format         "ans-model/2" ("ans-model/1" files still load: same keys, `features` optional,
+                 the 48 kHz reference spec when absent)
+  kind           "teacher" | "student" (informative; streamability is the model's own answer)
   model_class    import path, e.g. "ans.models.student.DFSMN" (only ans.models.* is loaded)
   model_kwargs   constructor kwargs
   state_dict     the model weights (for a student: exactly the reference's 40 tensors)
   normalizer     {"mean": [...120], "std": [...120]} fbank statistics from training data
-  features       the signal-path constants (rate, frame, hop, bins, mels) it was trained with
+  features       its SignalSpec (`ans.signal_spec`: rate, frame, hop, mels, ...), checked on load
+                 against the normaliser and the model's input/output sizes
   config         the resolved training config (dict), git revision, metrics, created (UTC)
 Writes are atomic (temp file + rename), so a crash never leaves a half-written model.
 """
@@ -23,18 +26,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ans import features as F
 from ans.audio import atomic_write_bytes
 from ans.errors import AnsError
 from ans.features import Normalizer
+from ans.signal_spec import REFERENCE, SignalSpec
 
-FORMAT = "ans-model/1"
-
-
-def feature_config() -> dict:
-    return {"sample_rate": F.SAMPLE_RATE, "frame": F.FRAME, "hop": F.HOP, "n_bins": F.N_BINS,
-            "n_mels": F.N_MELS, "fft_fbank": F.N_FFT_FBANK, "low_freq": F.LOW_FREQ,
-            "high_freq": F.HIGH_FREQ, "preemphasis": F.PREEMPH, "input_scale": F.INT16_SCALE}
+FORMAT = "ans-model/2"
+FORMATS = ("ans-model/1", FORMAT)  # what load_payload reads
 
 
 def git_revision() -> str:
@@ -66,7 +64,8 @@ def build_model(model_class: str, **kwargs) -> nn.Module:
 
 
 def save_model(path: str | Path, model: nn.Module, kind: str, normalizer: Normalizer,
-               config: dict | None = None, metrics: dict | None = None) -> Path:
+               config: dict | None = None, metrics: dict | None = None,
+               spec: SignalSpec = REFERENCE) -> Path:
     cls = type(model)
     payload = {
         "format": FORMAT,
@@ -75,7 +74,7 @@ def save_model(path: str | Path, model: nn.Module, kind: str, normalizer: Normal
         "model_kwargs": model_kwargs(model),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "normalizer": normalizer.state(),
-        "features": feature_config(),
+        "features": spec.to_dict(),
         "config": config or {},
         "metrics": metrics or {},
         "git_rev": git_revision(),
@@ -95,10 +94,18 @@ def load_payload(path: str | Path) -> dict:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for corrupt files
         raise AnsError(f"not a readable model file ({type(e).__name__})", path) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    if not isinstance(payload, dict) or payload.get("format") not in FORMATS:
         raise AnsError(f"not an ans model.pt (expected format {FORMAT}; for a reference "
                        "checkpoint use `python -m ans.convert modelscope`)", path)
     return payload
+
+
+def payload_spec(payload: dict, path: object = None) -> SignalSpec:
+    """The SignalSpec a model.pt was trained with ("ans-model/1" without one: the reference's)."""
+    feats = payload.get("features")
+    if feats is None and payload.get("format") == "ans-model/1":
+        return REFERENCE
+    return SignalSpec.from_dict(feats, path)
 
 
 def load_model(path: str | Path) -> tuple[nn.Module, Normalizer, dict]:
@@ -126,10 +133,35 @@ def load_model(path: str | Path) -> tuple[nn.Module, Normalizer, dict]:
         raise AnsError(f"cannot build {cls} from the stored model_kwargs ({type(e).__name__}: "
                        f"{str(e).splitlines()[0] if str(e) else ''})", path) from None
     _check_shapes(skeleton.state_dict(), state, path)
+    spec = payload_spec(payload, path)
+    _check_sizes(skeleton, kwargs, spec, path)
+    normalizer = _normalizer(payload["normalizer"], spec, path)
     model = build_model(cls, **kwargs)
     model.load_state_dict(state)
     model.eval()
-    return model, _normalizer(payload["normalizer"], path), payload
+    return model, normalizer, payload
+
+
+def io_sizes(model: nn.Module, kwargs: dict | None = None) -> tuple[int | None, int | None]:
+    """(fbank bins in, mask bins out) of a mask network, from its attributes or constructor."""
+    import inspect
+
+    got = {k: getattr(model, k, None) for k in ("input_dim", "output_dim")}
+    if None in got.values():
+        try:
+            bound = inspect.signature(type(model)).bind_partial(**(kwargs or getattr(model, "_init_kwargs", {})))
+            bound.apply_defaults()
+            got = {k: got[k] if got[k] is not None else bound.arguments.get(k) for k in got}
+        except TypeError:
+            pass
+    return got["input_dim"], got["output_dim"]
+
+
+def _check_sizes(model: nn.Module, kwargs: dict, spec: SignalSpec, path) -> None:
+    n_in, n_out = io_sizes(model, kwargs)
+    if (n_in, n_out) != (spec.n_mels, spec.n_bins) and None not in (n_in, n_out):
+        raise AnsError(f"model maps {n_in} -> {n_out} bins, but its signal spec ({spec.describe()}) "
+                       f"needs {spec.n_mels} -> {spec.n_bins}", path)
 
 
 def _check_shapes(expected: dict, got: dict, path) -> None:
@@ -148,16 +180,17 @@ def _check_shapes(expected: dict, got: dict, path) -> None:
                    f"{list(want[k])})", path)
 
 
-def _normalizer(state, path) -> Normalizer:
+def _normalizer(state, spec: SignalSpec, path) -> Normalizer:
     try:
         mean, std = torch.as_tensor(state["mean"], dtype=torch.float32), torch.as_tensor(state["std"],
                                                                                           dtype=torch.float32)
     except (TypeError, KeyError, ValueError, RuntimeError):
         raise AnsError("malformed normalizer (expected {'mean': [...], 'std': [...]})", path) from None
-    if mean.shape != (F.N_MELS,) or std.shape != (F.N_MELS,) or not bool(torch.isfinite(mean).all()) \
+    n = spec.n_mels
+    if mean.shape != (n,) or std.shape != (n,) or not bool(torch.isfinite(mean).all()) \
             or not bool((std > 0).all()):
-        raise AnsError(f"malformed normalizer (need {F.N_MELS} finite means and positive stds)", path)
-    norm = Normalizer()
+        raise AnsError(f"malformed normalizer (need {n} finite means and positive stds)", path)
+    norm = Normalizer(n)
     norm.mean.copy_(mean)
     norm.std.copy_(std)
     return norm

@@ -11,10 +11,19 @@ CONFIG_DIR = config_dir()
 STAGES = ("teacher", "student")
 
 
+def _spec_value(name: str, _root_: DictConfig):
+    from ans.signal_spec import SignalSpec
+
+    return getattr(SignalSpec.from_dict(_root_.features.spec, "features.spec"), name)
+
+
 def register_resolvers() -> None:
-    """`${repo_root:}` -> the checkout this package runs from, else the current directory."""
+    """`${repo_root:}` -> the checkout this package runs from, else the current directory.
+    `${spec:NAME}` -> a field or derived value (n_bins, ...) of the composed `features.spec`."""
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(REPO_ROOT))
+    if not OmegaConf.has_resolver("spec"):
+        OmegaConf.register_new_resolver("spec", _spec_value)
 
 
 register_resolvers()

@@ -7,7 +7,7 @@
 with the 40 key names of docs/contracts.md "Features and models" (`linear1.linear.*`, `deepfsmn.{i}.{linear,project,conv1}.*`,
 `linear2.linear.*`). fsmn_depth and lorder are read from the state dict and checked against
 configuration.json (`--config`, else a configuration.json beside the .bin if there is one).
-The model.pt gets the reference's feature settings (= ours, `feature_config()`) and an identity
+The model.pt gets the reference's signal spec (`ans.signal_spec.REFERENCE`) and an identity
 normaliser (mean 0, std 1): the reference feeds raw fbank. Its config records
 `source: modelscope`.
 
@@ -47,9 +47,13 @@ if __name__ == "__main__":  # answer --help/bad usage before the heavy imports b
 import torch
 
 from ans.audio import atomic_write_bytes, atomic_write_text
-from ans.checkpoint import build_model, feature_config, load_model, save_model
+from ans.checkpoint import build_model
 from ans.errors import AnsError
-from ans.features import N_BINS, N_MELS, Normalizer
+from ans.features import Normalizer
+from ans.model import MaskEstimator
+from ans.signal_spec import REFERENCE
+
+N_MELS, N_BINS = REFERENCE.n_mels, REFERENCE.n_bins  # the reference front end is fixed
 
 STUDENT_CLASS = "ans.models.student.DFSMN"
 MODEL_ID = "damo/speech_dfsmn_ans_psm_48k_causal"
@@ -155,9 +159,9 @@ def from_modelscope(bin_path: str | Path, out_path: str | Path,
     model.load_state_dict(sd, strict=True)
     config = {"source": "modelscope", "model_id": MODEL_ID, "source_file": str(bin_path),
               "source_sha256": hashlib.sha256(bin_path.read_bytes()).hexdigest(),
-              "reference_config": ref_cfg, "features": feature_config(),
+              "reference_config": ref_cfg, "features": REFERENCE.to_dict(),
               "normalizer": "identity: the reference feeds raw fbank"}
-    return save_model(out_path, model.eval(), "student", Normalizer(), config=config)
+    return MaskEstimator(model.eval(), REFERENCE, Normalizer(N_MELS), kind="student").save(out_path, config=config)
 
 
 @torch.no_grad()
@@ -173,20 +177,20 @@ def fold_normalizer(state: dict[str, torch.Tensor], normalizer: Normalizer) -> d
 
 def to_modelscope(model_path: str | Path, out_dir: str | Path) -> dict[str, Path]:
     """Our student model.pt -> OUT_DIR/{pytorch_model.bin, configuration.json} for the reference."""
-    model, normalizer, payload = load_model(model_path)
-    kw = payload["model_kwargs"]
-    if payload.get("kind") != "student" or payload.get("model_class") != STUDENT_CLASS:
+    est = MaskEstimator.load(model_path)
+    model, normalizer = est.net, est.normalizer
+    kw = est.info["model_kwargs"]
+    if est.info.get("model_class") != STUDENT_CLASS:
         raise AnsError(f"only a DFSMN student can be exported to ModelScope (this is a "
-                       f"{payload.get('kind')} {payload.get('model_class')})", model_path)
+                       f"{est.kind} {est.info.get('model_class')})", model_path)
     arch = (model.input_dim, model.hidden, model.output_dim, model.rorder)
     if arch != (N_MELS, REF_HIDDEN, N_BINS, 0):
         raise AnsError(f"the reference DFSMN is fixed at {N_MELS} -> {REF_HIDDEN} -> {N_BINS} with "
                        f"rorder 0; this model is {arch[0]} -> {arch[1]} -> {arch[2]}, rorder {arch[3]}",
                        model_path)
-    feats, ref = payload.get("features") or {}, feature_config()
-    if any(feats[k] != ref[k] for k in feats.keys() & ref.keys()):
-        raise AnsError("model was trained with feature settings that differ from the reference's "
-                       "fixed fbank front end", model_path)
+    if est.spec != REFERENCE:
+        raise AnsError(f"model was trained with a signal spec ({est.spec.describe()}) that differs from "
+                       f"the reference's fixed fbank front end ({REFERENCE.describe()})", model_path)
     state = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
     state = {k: v.contiguous().clone() for k, v in fold_normalizer(state, normalizer).items()}
     assert list(state) == reference_keys(model.fsmn_depth)

@@ -8,6 +8,10 @@ folder written by `ans-export`, by default the bundled student; files are enhanc
 so memory stays flat in their length). `auto`: onnx for an export folder or when torch is
 not installed, torch otherwise. Both give the same output (within 1e-6).
 
+The model's SignalSpec sets the rate it works at (48 kHz for the shipped models, 16 or 8 kHz
+for a model trained with `features=16k|8k`): input is resampled to it, and the output is at
+that rate, or at the input's own rate with --keep-rate.
+
 INPUT is a file (-> OUTPUT file; an OUTPUT ending in "/" or an existing folder gets INPUT's
 name inside it, the folder created when missing) or a folder (-> OUTPUT folder, same relative
 names for every *.wav/*.flac/*.ogg/*.opus/*.mp3 below it). The output extension picks the
@@ -38,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import math
 import os
 import signal
 import sys
@@ -48,7 +51,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ans.audio import SAMPLE_RATE, check_waveform, read_audio, resample
+from ans.audio import check_waveform, read_audio, resample
 from ans.errors import AnsError
 from ans.runtime.fileio import (  # the one home of the file side; re-exported for ans.pipeline and the app
     OUTPUT_FORMATS,
@@ -60,13 +63,15 @@ from ans.runtime.fileio import (  # the one home of the file side; re-exported f
     publish,
     subtype_for,
 )
+from ans.signal_spec import REFERENCE
 
-# torch, ans.checkpoint and ans.features are imported inside Enhancer: the CLI's --help and its
-# onnx backend (ans.runtime) must work without torch.
+# torch, ans.checkpoint, ans.model and ans.features are imported inside Enhancer: the CLI's
+# --help and its onnx backend (ans.runtime) must work without torch.
 if TYPE_CHECKING:
     import torch
 
     from ans.features import Normalizer
+    from ans.model import MaskEstimator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO_ROOT / "pretrained" / "student" / "model.pt"
@@ -118,9 +123,11 @@ def load_enhancer(model: str | os.PathLike | None = None, backend: str = "auto",
     return Enhancer.from_checkpoint(path or default_model_path(), atten_lim_db=atten_lim_db, device=device)
 
 
-def output_length(n: int, sr: int) -> int:
-    """Samples at 48 kHz for n samples at sr (same duration, rounded half up)."""
-    return int(math.floor(n * SAMPLE_RATE / sr + 0.5))
+def output_length(n: int, sr: int, rate: int = REFERENCE.sample_rate) -> int:
+    """Samples at `rate` (a model's; the shipped models': 48 kHz) for n samples at sr."""
+    from ans.runtime.resample import output_length as _length
+
+    return _length(n, sr, rate)
 
 
 def check_wav_complete(data: bytes, size: int, label: str) -> None:
@@ -138,35 +145,48 @@ def load_input(path: str | os.PathLike, max_bytes: int | None = None) -> tuple[n
 
 
 class Enhancer:
-    """Mask-based enhancement with a teacher or student model (whole file at once)."""
+    """Mask-based enhancement with a MaskEstimator (a bare network + normaliser is wrapped
+    with the reference spec), at the model's own rate."""
 
-    def __init__(self, model: torch.nn.Module, normalizer: Normalizer | None = None,
+    def __init__(self, model: MaskEstimator | torch.nn.Module, normalizer: Normalizer | None = None,
                  kind: str | None = None, source: str | None = None,
                  atten_lim_db: float | None = None, device: str | None = None):
-        from ans.features import FeatureExtractor, Normalizer
+        from ans.model import MaskEstimator
         from ans.runtime.model import atten_floor
 
         self.device = device or "cpu"
-        self.model = model.eval().float().to(self.device)
-        self.normalizer = (normalizer or Normalizer()).eval().float().to(self.device)
-        self.fe = FeatureExtractor().eval().to(self.device)
+        est = MaskEstimator.wrap(model, normalizer, kind=kind, source=source)
+        self.estimator = est.eval().float().to(self.device)
+        self.spec = est.spec
+        self.fe = est.features()
         self.atten_lim_db, self.floor = atten_lim_db, atten_floor(atten_lim_db)  # mask floor
-        self.kind = kind or ("student" if getattr(model, "streamable", False) else "teacher")
-        self.source = source
+        self.kind, self.source = est.kind, source or est.source
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> Enhancer:
-        from ans.checkpoint import load_model
+        from ans.model import MaskEstimator
 
-        model, normalizer, payload = load_model(path)
-        return cls(model, normalizer, kind=payload.get("kind"), source=str(path), **kwargs)
+        return cls(MaskEstimator.load(path), **kwargs)
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The mask network (`estimator.net`)."""
+        return self.estimator.net
+
+    @property
+    def normalizer(self) -> Normalizer:
+        return self.estimator.normalizer
+
+    @property
+    def sample_rate(self) -> int:
+        return self.spec.sample_rate
 
     @property
     def streamable(self) -> bool:
-        return bool(getattr(self.model, "streamable", False))
+        return self.estimator.streamable
 
-    def enhance_48k(self, wave: torch.Tensor) -> torch.Tensor:
-        """(N,) float32 48 kHz tensor -> enhanced (N,) tensor.
+    def enhance_native(self, wave: torch.Tensor) -> torch.Tensor:
+        """(N,) float32 tensor at the model's rate -> enhanced (N,) tensor.
 
         Same result as fbank -> model -> mask * stft -> istft on the whole signal, but the
         frame-local stages run BLOCK frames at a time so a long file needs little memory.
@@ -174,36 +194,35 @@ class Enhancer:
         import torch
 
         with torch.inference_mode():
-            return self._enhance_48k(wave.to(self.device)).cpu()
+            return self._enhance_native(wave.to(self.device)).cpu()
 
-    def _enhance_48k(self, wave: torch.Tensor) -> torch.Tensor:
+    def _enhance_native(self, wave: torch.Tensor) -> torch.Tensor:
         import torch
 
-        from ans.features import FRAME, HOP, pad_for_frames
-
+        hop = self.spec.hop
         n = wave.shape[-1]
-        frames = pad_for_frames(wave.reshape(1, n).float())[0].unfold(0, FRAME, HOP)  # (T, FRAME) view
+        frames = self.fe.frames(wave)  # (T, frame) view of the padded signal
         t_total = frames.shape[0]
         feats = torch.cat([self.fe.fbank_frames(frames[i:i + BLOCK]) for i in range(0, t_total, BLOCK)])
-        mask = self.model(self.normalizer(feats).unsqueeze(0))[0]
+        mask = self.estimator(feats.unsqueeze(0))[0]
         if self.floor > 0:
             mask = mask.clamp_min(self.floor)
-        hops = wave.new_zeros(t_total + 1, HOP)  # weighted overlap-add, one row per hop
+        hops = wave.new_zeros(t_total + 1, hop)  # weighted overlap-add, one row per hop
         for i in range(0, t_total, BLOCK):
             blk = frames[i:i + BLOCK]
             synth = self.fe.synthesis_frame(self.fe.analysis_frame(blk) * mask[i:i + BLOCK])
-            hops[i:i + blk.shape[0]] += synth[:, :HOP]
-            hops[i + 1:i + 1 + blk.shape[0]] += synth[:, HOP:]
+            hops[i:i + blk.shape[0]] += synth[:, :hop]
+            hops[i + 1:i + 1 + blk.shape[0]] += synth[:, hop:]
         return (hops[1:] / self.fe.ola_envelope()).reshape(-1)[:n]
 
     def enhance(self, x: np.ndarray, sr: int, name: str = "<array>", keep_rate: bool = False) -> np.ndarray:
-        """Any-rate waveform (mono, or (samples, channels): channel 0) -> 48 kHz float32, same
-        duration (keep_rate: back at `sr`, resampled with soxr)."""
+        """Any-rate waveform (mono, or (samples, channels): channel 0) -> float32 at the model's
+        rate, same duration (keep_rate: back at `sr`, resampled with soxr)."""
         y = self._enhance(x, sr, name)
-        if keep_rate and int(sr) != SAMPLE_RATE:
+        if keep_rate and int(sr) != self.sample_rate:
             from ans.runtime.resample import resample as soxr_resample
 
-            y = soxr_resample(y, SAMPLE_RATE, int(sr))
+            y = soxr_resample(y, self.sample_rate, int(sr))
             n = check_waveform(x, sr, name).size
             y = np.pad(y[:n], (0, max(0, n - y.size)))
         return y
@@ -214,17 +233,17 @@ class Enhancer:
         x = check_waveform(x, sr, name)
         if x.size == 0:
             raise AnsError("empty audio (0 samples)", name)
-        n_out = max(1, output_length(x.size, int(sr)))
+        n_out = max(1, self.spec.samples_at(x.size, int(sr)))
         if not np.any(x):
             return np.zeros(n_out, dtype=np.float32)
         peak = float(np.max(np.abs(x)))
         if peak > 1.0:  # beyond full scale: enhance at peak 1, scale back (module docstring)
             x = x / np.float32(peak)
         with torch.inference_mode():
-            wave = resample(torch.from_numpy(np.ascontiguousarray(x)), int(sr))
+            wave = resample(torch.from_numpy(np.ascontiguousarray(x)), int(sr), self.sample_rate)
             if wave.shape[-1] != n_out:
                 wave = torch.nn.functional.pad(wave[:n_out], (0, max(0, n_out - wave.shape[-1])))
-            y = self.enhance_48k(wave).numpy().astype(np.float32, copy=False)
+            y = self.enhance_native(wave).numpy().astype(np.float32, copy=False)
         if peak > 1.0:
             big = float(np.finfo(np.float32).max)
             y = np.clip(y.astype(np.float64) * peak, -big, big).astype(np.float32)
@@ -248,15 +267,15 @@ class Enhancer:
         return FrameEngine(_TorchGraph(self), _TorchDsp(self.fe), self.floor, BLOCK)
 
     def upsampler(self, sr: int, total: int):
-        """`resample` to 48 kHz (what `enhance` uses), pushed in blocks."""
+        """`resample` to the model's rate (what `enhance` uses), pushed in blocks."""
         from ans.audio import SincStreamResampler
 
-        return SincStreamResampler(sr, SAMPLE_RATE, total)
+        return SincStreamResampler(sr, self.sample_rate, total)
 
     def streaming(self):
-        """A StreamingEnhancer sharing this (streamable student) model."""
+        """A StreamingEnhancer sharing this (streamable) model."""
         from ans.streaming import StreamingEnhancer
-        return StreamingEnhancer((self.model.cpu(), self.normalizer.cpu()), atten_lim_db=self.atten_lim_db)
+        return StreamingEnhancer(self.estimator.cpu(), atten_lim_db=self.atten_lim_db)
 
 
 class _TorchGraph:
@@ -265,17 +284,15 @@ class _TorchGraph:
 
     def __init__(self, enh: Enhancer):
         self.enh = enh
-        m = enh.model
-        causal = enh.streamable and getattr(m, "fsmn_depth", None) is not None
-        # each causal FSMN layer looks back lorder-1 frames; None: the whole file at once (teacher)
-        self.context = int(m.fsmn_depth) * (int(m.lorder) - 1) if causal else None
+        self.context = enh.estimator.context_frames  # None: the whole file at once
+        self.spec = enh.spec
 
     def offline(self, fbank: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
-            x = self.enh.normalizer(torch.from_numpy(fbank).to(self.enh.device))
-            return self.enh.model(x.unsqueeze(0))[0].float().cpu().numpy()
+            x = torch.from_numpy(fbank).to(self.enh.device)
+            return self.enh.estimator(x.unsqueeze(0))[0].float().cpu().numpy()
 
 
 class _TorchDsp:
@@ -283,7 +300,7 @@ class _TorchDsp:
     signal path, so a file equals `Enhancer.enhance` on the array)."""
 
     def __init__(self, fe):
-        self.fe, self.device = fe, fe.stft_window.device
+        self.fe, self.device, self.spec = fe, fe.stft_window.device, fe.spec
         self.ola_env = fe.ola_envelope().cpu().numpy()
 
     def _run(self, fn, x: np.ndarray) -> np.ndarray:
@@ -300,6 +317,11 @@ class _TorchDsp:
 
     def synthesis(self, spec: np.ndarray) -> np.ndarray:
         return self._run(self.fe.synthesis_frame, spec)
+
+    def frames_of(self, padded: np.ndarray) -> np.ndarray:
+        from ans.runtime.dsp import Dsp
+
+        return Dsp.frames_of(self, padded)
 
 
 def find_audio(root: Path, exclude: Path | None = None) -> list[Path]:

@@ -3,11 +3,13 @@
     python -m ans.export MODEL.pt -o OUT_DIR [--opset 17] [--offline-only] [--no-normalizer]
 
 Writes (atomically) into OUT_DIR:
-  <kind>_offline.onnx    fbank (B, T, 120) -> mask (B, T, 961); B and T dynamic
-  student_streaming.onnx frame (B, 120), cache (B, depth, N1-1, hidden)
-                         -> mask (B, 961), new_cache (same shape); start from a zero cache
-  export.json            feature settings, normaliser, graph I/O, cache shape, latency and the
-                         max |ONNX - PyTorch| measured on a random input right after export
+  <kind>_offline.onnx    fbank (B, T, n_mels) -> mask (B, T, n_bins); B and T dynamic
+  student_streaming.onnx frame (B, n_mels), cache (B, depth, N1-1, hidden)
+                         -> mask (B, n_bins), new_cache (same shape); start from a zero cache
+  export.json            the model's SignalSpec (`features`), its streamability, context and
+                         latency (`model`), normaliser, graph I/O, cache shape and the max
+                         |ONNX - PyTorch| measured on a random input right after export
+(n_mels, n_bins = 120, 961 for the shipped 48 kHz models.)
 Input of both graphs: the *raw* Kaldi log-mel fbank of `ans.features.FeatureExtractor.fbank`
 (audio in [-1, 1] scaled by 32768, no dither). The model.pt normaliser ((x - mean) / std) is
 the first op of each graph, so a consumer never normalises; `--no-normalizer` leaves it out
@@ -47,9 +49,9 @@ import torch
 from torch import nn
 
 from ans.audio import atomic_write_bytes, atomic_write_text
-from ans.checkpoint import load_model
 from ans.errors import AnsError
-from ans.features import FRAME, HOP, SAMPLE_RATE, Normalizer
+from ans.features import Normalizer
+from ans.model import MaskEstimator
 
 SIDECAR = "export.json"
 FORMAT = "ans-onnx/1"
@@ -77,15 +79,6 @@ class StreamingGraph(nn.Module):
         return self.model.step(self.norm(frame) if self.norm is not None else frame, cache)
 
 
-def check_streamable(model: nn.Module, kind: str | None, label: object = None) -> None:
-    if kind == "teacher" or not hasattr(model, "step") or not hasattr(model, "init_cache"):
-        raise AnsError("teacher models are not streamable (bidirectional LSTM over the whole "
-                       "utterance): export the offline graph only (--offline-only)", label)
-    if not getattr(model, "streamable", False):
-        raise AnsError(f"this student looks {model.rorder} frames ahead (rorder > 0) and is not "
-                       "streamable: export the offline graph only (--offline-only)", label)
-
-
 def _onnx_bytes(module: nn.Module, args: tuple, inputs: list[str], outputs: list[str],
                 axes: dict, opset: int) -> bytes:
     buf = io.BytesIO()
@@ -96,15 +89,15 @@ def _onnx_bytes(module: nn.Module, args: tuple, inputs: list[str], outputs: list
     return buf.getvalue()
 
 
-def offline_onnx(model: nn.Module, normalizer: Normalizer | None, opset: int = 17) -> bytes:
-    x = torch.randn(1, 16, model.input_dim if hasattr(model, "input_dim") else 120)
+def offline_onnx(model: nn.Module, normalizer: Normalizer | None, opset: int = 17, n_mels: int = 120) -> bytes:
+    x = torch.randn(1, 16, getattr(model, "input_dim", n_mels))
     dyn = {0: "batch", 1: "frames"}
     return _onnx_bytes(OfflineGraph(model, normalizer).eval(), (x,), ["fbank"], ["mask"],
                        {"fbank": dyn, "mask": dyn}, opset)
 
 
 def streaming_onnx(model: nn.Module, normalizer: Normalizer | None, opset: int = 17) -> bytes:
-    check_streamable(model, None)
+    MaskEstimator.wrap(model).require_streamable()
     frame, cache = torch.randn(1, model.input_dim), model.init_cache(1)
     axes = {name: {0: "batch"} for name in ("frame", "cache", "mask", "new_cache")}
     return _onnx_bytes(StreamingGraph(model, normalizer).eval(), (frame, cache), ["frame", "cache"],
@@ -148,21 +141,21 @@ def verify_streaming(data: bytes, model: nn.Module, normalizer: Normalizer, fram
     return err
 
 
-def export_onnx(model_path: str | Path, out_dir: str | Path, opset: int = 17, streaming: bool = True,
+def export_onnx(model: str | Path | MaskEstimator, out_dir: str | Path, opset: int = 17, streaming: bool = True,
                 include_normalizer: bool = True, verify: bool = True) -> dict:
-    """Export a model.pt to ONNX (see module doc). Returns the sidecar dict (also written)."""
-    model, normalizer, payload = load_model(model_path)
-    kind = payload.get("kind", "student")
+    """Export a model.pt (or a MaskEstimator) to ONNX (see module doc). Returns the sidecar dict (also written)."""
+    est = model if isinstance(model, MaskEstimator) else MaskEstimator.load(model)
+    model_path, kind, spec = est.source, est.kind, est.spec
     if streaming:
-        check_streamable(model, kind, model_path)
-    model, normalizer = model.float().eval(), normalizer.float().eval()
+        est.require_streamable("export the offline graph only (--offline-only)")
+    est = est.float().eval()
+    model, normalizer = est.net, est.normalizer
     norm = normalizer if include_normalizer else None
     out_dir = Path(out_dir)
     graphs: dict[str, dict] = {}
-    kwargs = payload["model_kwargs"]
-    in_dim, out_dim = kwargs.get("input_dim", 120), kwargs.get("output_dim", 961)
+    in_dim, out_dim = spec.n_mels, spec.n_bins
     try:
-        blobs = {"offline": offline_onnx(model, norm, opset)}
+        blobs = {"offline": offline_onnx(model, norm, opset, spec.n_mels)}
         if streaming:
             blobs["streaming"] = streaming_onnx(model, norm, opset)
     except Exception as e:  # exporter failures come in many types
@@ -183,22 +176,24 @@ def export_onnx(model_path: str | Path, out_dir: str | Path, opset: int = 17, st
         if streaming:
             diff = verify_streaming(blobs["streaming"], model, ref_norm)
             graphs["streaming"]["max_abs_diff_vs_torch"] = diff
-    lookahead = int(getattr(model, "rorder", 0)) if kind == "student" else None
-    delay = None if lookahead is None else FRAME + lookahead * HOP
+    lookahead, delay = est.lookahead_frames, est.latency_samples
+    cls = type(model)
     sidecar = {
         "format": FORMAT, "kind": kind, "source_model": str(model_path),
-        "model_class": payload["model_class"], "model_kwargs": payload["model_kwargs"],
+        "model_class": f"{cls.__module__}.{cls.__name__}", "model_kwargs": dict(getattr(model, "_init_kwargs", {})),
         "opset": opset, "exporter": f"torch {torch.__version__} torch.onnx.export(dynamo=False)",
-        "features": payload.get("features", {}),
-        "input": "raw Kaldi log-mel fbank (ans.features.FeatureExtractor.fbank: audio in [-1, 1] "
-                 "x 32768, no dither), frames aligned 1:1 with the 961-bin STFT frames",
+        "features": spec.to_dict(),
+        "model": {"streamable": est.streamable, "lookahead_frames": lookahead,
+                  "context_frames": est.context_frames, "latency_samples": delay},
+        "input": f"raw Kaldi log-mel fbank (ans.features.FeatureExtractor.fbank: audio in [-1, 1] "
+                 f"x {spec.input_scale:g}, no dither), frames aligned 1:1 with the {spec.n_bins}-bin STFT frames",
         "normalizer": {"included_in_graph": include_normalizer, **normalizer.state()},
         "graphs": graphs,
-        "latency": {"hop_samples": HOP, "hop_ms": 1000 * HOP / SAMPLE_RATE,
+        "latency": {"hop_samples": spec.hop, "hop_ms": spec.ms(spec.hop),
                     "lookahead_frames": lookahead,
                     "algorithmic_samples": delay,
-                    "algorithmic_ms": None if delay is None else 1000 * delay / SAMPLE_RATE,
-                    "note": "streaming: output sample n = offline output n - 1920 (ans.streaming)"},
+                    "algorithmic_ms": None if delay is None else spec.ms(delay),
+                    "note": f"streaming: output sample n = offline output n - {spec.frame} (ans.streaming)"},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     for name, blob in blobs.items():
@@ -223,9 +218,9 @@ def bench_onnx_streaming(model_path: str | Path | None = None, hops: int = 500, 
         torch.manual_seed(0)
         model, normalizer, label = build_model("ans.models.student.DFSMN").eval(), Normalizer(), "fresh DFSMN"
     else:
-        model, normalizer, payload = load_model(model_path)
-        check_streamable(model, payload.get("kind"), model_path)
-        label = str(model_path)
+        est = MaskEstimator.load(model_path)
+        est.require_streamable()
+        model, normalizer, label = est.net, est.normalizer, str(model_path)
     sess = ort_session(streaming_onnx(model, normalizer), threads=1)
     feats = _random_fbank(normalizer, 1, hops + warmup, seed=2)
     old = torch.get_num_threads()

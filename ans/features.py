@@ -1,11 +1,12 @@
-"""Model input (Kaldi log-mel fbank, 120 bins) and the spectrum the mask multiplies.
+"""Model input (Kaldi log-mel fbank) and the spectrum the mask multiplies, for one SignalSpec.
 
-Both use 40 ms frames with a 20 ms shift at 48 kHz and are aligned 1:1 for every input
-length by one shared padding rule (`pad_for_frames`): the waveform gets one hop of zeros in
-front and enough zeros behind that every real sample lies in exactly two frames. Frame t
-then covers input samples [960(t-1), 960(t+1)), `num_frames(n) = ceil(n/960) + 1`, and the
-inverse STFT returns exactly the input length. Everything here works frame by frame, so the
-streaming enhancer reproduces offline features exactly.
+Both use the spec's frames (40 ms, shift 20 ms in every shipped spec) and are aligned 1:1 for
+every input length by one shared padding rule (`pad_for_frames`, `SignalSpec.padding`): the
+waveform gets one hop of zeros in front and enough zeros behind that every real sample lies
+in exactly two frames. Frame t then covers input samples [hop(t-1), hop(t+1)),
+`spec.num_frames(n) = ceil(n/hop) + 1`, and the inverse STFT returns exactly the input length.
+Everything here works frame by frame, so the streaming enhancer reproduces offline features
+exactly.
 
 `fbank` is a batched re-implementation of `torchaudio.compliance.kaldi.fbank` with the
 settings of docs/signal_path.md (tests check it against torchaudio, max |diff| <= 1e-3 in log-mel).
@@ -13,126 +14,122 @@ settings of docs/signal_path.md (tests check it against torchaudio, max |diff| <
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchaudio.compliance import kaldi
 
-SAMPLE_RATE = 48_000
-FRAME = 1920  # 40 ms analysis window
-HOP = 960  # 20 ms shift
-N_FFT_FBANK = 2048  # Kaldi rounds the window up to a power of two
-N_MELS = 120
-N_BINS = FRAME // 2 + 1  # 961 STFT bins the mask multiplies
-LOW_FREQ, HIGH_FREQ = 20.0, 24_000.0
-PREEMPH = 0.97
-INT16_SCALE = 32768.0  # the reference scales [-1, 1] audio to int16 range before fbank
+from ans.signal_spec import REFERENCE, SignalSpec
+
 _EPS = torch.finfo(torch.float32).eps
 
 
-def num_frames(n_samples: int) -> int:
-    """Frames produced for an n-sample input (0 for empty input)."""
-    return 0 if n_samples <= 0 else math.ceil(n_samples / HOP) + 1
+def pad_for_frames(wave: torch.Tensor, spec: SignalSpec = REFERENCE) -> torch.Tensor:
+    """Pad (..., N) so that the spec's frames cover every sample exactly twice."""
+    return F.pad(wave, spec.padding(wave.shape[-1]))
 
 
-def pad_for_frames(wave: torch.Tensor) -> torch.Tensor:
-    """Pad (..., N) so that frames of FRAME/HOP cover every sample exactly twice."""
-    n = wave.shape[-1]
-    total = HOP * (num_frames(n) + 1)
-    return F.pad(wave, (HOP, total - HOP - n))
-
-
-def _frames(padded: torch.Tensor) -> torch.Tensor:
-    """(B, P) -> (B, T, FRAME) strided view, snip_edges style."""
-    return padded.unfold(-1, FRAME, HOP)
-
-
-def kaldi_fbank_reference(wave: torch.Tensor, dither: float = 0.0) -> torch.Tensor:
-    """torchaudio's Kaldi fbank on the padded waveform of one utterance, (N,) -> (T, 120)."""
-    x = pad_for_frames(wave.reshape(1, -1)) * INT16_SCALE
+def kaldi_fbank_reference(wave: torch.Tensor, spec: SignalSpec = REFERENCE, dither: float = 0.0) -> torch.Tensor:
+    """torchaudio's Kaldi fbank on the padded waveform of one utterance, (N,) -> (T, n_mels)."""
+    x = pad_for_frames(wave.reshape(1, -1), spec) * spec.input_scale
     return kaldi.fbank(
-        x, sample_frequency=SAMPLE_RATE, frame_length=1000 * FRAME / SAMPLE_RATE,
-        frame_shift=1000 * HOP / SAMPLE_RATE, window_type="hamming", num_mel_bins=N_MELS,
-        low_freq=LOW_FREQ, high_freq=HIGH_FREQ, preemphasis_coefficient=PREEMPH,
+        x, sample_frequency=spec.sample_rate, frame_length=spec.ms(spec.frame),
+        frame_shift=spec.ms(spec.hop), window_type="hamming", num_mel_bins=spec.n_mels,
+        low_freq=spec.low_freq, high_freq=spec.high_freq, preemphasis_coefficient=spec.preemphasis,
         remove_dc_offset=True, dither=dither, snip_edges=True, use_energy=False,
     )
 
 
 class FeatureExtractor(nn.Module):
-    """Batched fbank + STFT + iSTFT with the shared framing. Holds windows as buffers."""
+    """Batched fbank + STFT + iSTFT with the spec's framing. Holds windows as buffers."""
 
-    def __init__(self, dither: float = 0.0):
+    def __init__(self, spec: SignalSpec | dict = REFERENCE, dither: float = 0.0):
         super().__init__()
+        self.spec = SignalSpec.from_dict(spec)
+        s = self.spec
         self.dither = float(dither)  # applied only in training mode, as Kaldi's training dither
-        banks, _ = kaldi.get_mel_banks(N_MELS, N_FFT_FBANK, float(SAMPLE_RATE), LOW_FREQ, HIGH_FREQ,
+        banks, _ = kaldi.get_mel_banks(s.n_mels, s.fft_fbank, float(s.sample_rate), s.low_freq, s.high_freq,
                                        100.0, -500.0, 1.0)
         self.register_buffer("mel_banks", F.pad(banks, (0, 1)).float(), persistent=False)
-        self.register_buffer("kaldi_window", torch.hamming_window(FRAME, periodic=False), persistent=False)
-        self.register_buffer("stft_window", torch.hamming_window(FRAME, periodic=True), persistent=False)
+        self.register_buffer("kaldi_window", torch.hamming_window(s.frame, periodic=False), persistent=False)
+        self.register_buffer("stft_window", torch.hamming_window(s.frame, periodic=True), persistent=False)
+
+    def _frames(self, padded: torch.Tensor) -> torch.Tensor:
+        """(B, P) -> (B, T, frame) strided view, snip_edges style."""
+        return padded.unfold(-1, self.spec.frame, self.spec.hop)
+
+    def frames(self, wave: torch.Tensor) -> torch.Tensor:
+        """(N,) waveform -> (T, frame) strided view of the padded signal."""
+        return self._frames(pad_for_frames(wave.reshape(-1).float(), self.spec))
 
     # -- model input -------------------------------------------------------------------
     def fbank_frames(self, frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Log-mel of raw frames (..., FRAME) in [-1, 1] units -> (..., 120)."""
-        x = frames * INT16_SCALE
+        """Log-mel of raw frames (..., frame) in [-1, 1] units -> (..., n_mels)."""
+        x = frames * self.spec.input_scale
         if self.training and self.dither > 0:
             noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
             x = x + self.dither * noise
         x = x - x.mean(dim=-1, keepdim=True)  # DC removal per frame
         prev = torch.cat([x[..., :1], x[..., :-1]], dim=-1)  # Kaldi replicates the first sample
-        x = (x - PREEMPH * prev) * self.kaldi_window
-        power = torch.fft.rfft(x, n=N_FFT_FBANK).abs().pow(2)
+        x = (x - self.spec.preemphasis * prev) * self.kaldi_window
+        power = torch.fft.rfft(x, n=self.spec.fft_fbank).abs().pow(2)
         return torch.log(torch.clamp(power @ self.mel_banks.T, min=_EPS))
 
     def fbank(self, wave: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """(B, N) or (N,) waveform -> (B, T, 120) or (T, 120) log-mel fbank."""
+        """(B, N) or (N,) waveform -> (B, T, n_mels) or (T, n_mels) log-mel fbank."""
         squeeze = wave.dim() == 1
-        frames = _frames(pad_for_frames(wave.reshape(-1, wave.shape[-1]).float()))
+        frames = self._frames(pad_for_frames(wave.reshape(-1, wave.shape[-1]).float(), self.spec))
         out = self.fbank_frames(frames, generator)
         return out[0] if squeeze else out
 
     # -- spectrum the mask multiplies --------------------------------------------------
     def stft(self, wave: torch.Tensor) -> torch.Tensor:
-        """(B, N) or (N,) -> complex (B, T, 961) or (T, 961)."""
+        """(B, N) or (N,) -> complex (B, T, n_bins) or (T, n_bins)."""
         squeeze = wave.dim() == 1
-        padded = pad_for_frames(wave.reshape(-1, wave.shape[-1]).float())
-        spec = torch.stft(padded, n_fft=FRAME, hop_length=HOP, win_length=FRAME,
+        s = self.spec
+        padded = pad_for_frames(wave.reshape(-1, wave.shape[-1]).float(), s)
+        spec = torch.stft(padded, n_fft=s.frame, hop_length=s.hop, win_length=s.frame,
                           window=self.stft_window, center=False, return_complex=True)
         spec = spec.transpose(1, 2)
         return spec[0] if squeeze else spec
 
     def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
-        """Inverse of `stft`: complex (B, T, 961) -> (B, length), weighted overlap-add."""
+        """Inverse of `stft`: complex (B, T, n_bins) -> (B, length), weighted overlap-add."""
         squeeze = spec.dim() == 2
+        s = self.spec
         spec = spec.reshape(-1, *spec.shape[-2:])
         if spec.shape[1] == 0:
             out = spec.real.new_zeros(spec.shape[0], length)
         else:
-            full = torch.istft(spec.transpose(1, 2), n_fft=FRAME, hop_length=HOP, win_length=FRAME,
+            full = torch.istft(spec.transpose(1, 2), n_fft=s.frame, hop_length=s.hop, win_length=s.frame,
                                window=self.stft_window, center=False,
-                               length=HOP * (spec.shape[1] + 1))
-            out = full[:, HOP:HOP + length]
+                               length=s.hop * (spec.shape[1] + 1))
+            out = full[:, s.hop:s.hop + length]
         return out[0] if squeeze else out
 
+    def apply_mask(self, mask: torch.Tensor, wave: torch.Tensor) -> torch.Tensor:
+        """The one mask -> waveform path of training, validation and the oracle: mask (B, T, n_bins)
+        times the STFT of `wave` (B, N), inverse STFT back to (B, N)."""
+        return self.istft(mask * self.stft(wave), wave.shape[-1])
+
     def synthesis_frame(self, spec_frame: torch.Tensor) -> torch.Tensor:
-        """One masked complex frame (..., 961) -> windowed time frame (..., FRAME) for streaming OLA."""
-        return torch.fft.irfft(spec_frame, n=FRAME) * self.stft_window
+        """One masked complex frame (..., n_bins) -> windowed time frame (..., frame) for streaming OLA."""
+        return torch.fft.irfft(spec_frame, n=self.spec.frame) * self.stft_window
 
     def ola_envelope(self) -> torch.Tensor:
-        """Sum of squared windows over one hop (what weighted OLA divides by), shape (HOP,)."""
+        """Sum of squared windows over one hop (what weighted OLA divides by), shape (hop,)."""
         w2 = self.stft_window.pow(2)
-        return w2[:HOP] + w2[HOP:]
+        return w2[:self.spec.hop] + w2[self.spec.hop:]
 
     def analysis_frame(self, frame: torch.Tensor) -> torch.Tensor:
-        """One raw frame (..., FRAME) -> complex spectrum (..., 961), same as `stft`."""
+        """One raw frame (..., frame) -> complex spectrum (..., n_bins), same as `stft`."""
         return torch.fft.rfft(frame * self.stft_window)
 
 
 class Normalizer(nn.Module):
     """Per-bin mean/std of the fbank, fitted once on training data and stored in checkpoints."""
 
-    def __init__(self, dim: int = N_MELS):
+    def __init__(self, dim: int = REFERENCE.n_mels):
         super().__init__()
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("std", torch.ones(dim))
@@ -162,7 +159,7 @@ class Normalizer(nn.Module):
 
     @classmethod
     def from_state(cls, state: dict | None) -> Normalizer:
-        norm = cls()
+        norm = cls(len(state["mean"])) if state else cls()
         if state:
             norm.mean.copy_(torch.tensor(state["mean"]))
             norm.std.copy_(torch.tensor(state["std"]))

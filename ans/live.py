@@ -36,8 +36,11 @@ class LiveProcessor:
     counters. `stream` is anything with `process(chunk) -> same-length chunk` (the streaming
     runtime); tests drive `__call__` with a fake stream."""
 
-    def __init__(self, stream, sample_rate: int = 48_000):
-        self.stream, self.sr = stream, sample_rate
+    def __init__(self, stream, sample_rate: int | None = None):
+        from ans.signal_spec import REFERENCE
+
+        # default: the model's rate (a plain `process` object: the reference's)
+        self.stream, self.sr = stream, int(sample_rate or getattr(stream, "sample_rate", REFERENCE.sample_rate))
         self.callbacks = self.xruns = self.late = 0
         self.times_ms: list[float] = []
 
@@ -94,10 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ans-live: {e}", file=sys.stderr)
         return 1
     try:
-        stream = sd.Stream(samplerate=48_000, blocksize=args.blocksize, channels=1, dtype="float32",
+        stream = sd.Stream(samplerate=proc.sr, blocksize=args.blocksize, channels=1, dtype="float32",
                            device=(_device(args.input), _device(args.output)), callback=proc)
     except Exception as e:  # PortAudioError, ValueError for an unknown device or rate
-        print(f"ans-live: cannot open the audio devices at 48 kHz ({str(e).splitlines()[0]})", file=sys.stderr)
+        print(f"ans-live: cannot open the audio devices at {proc.sr} Hz ({str(e).splitlines()[0]})", file=sys.stderr)
         return 1
     start = time.monotonic()
     with stream:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ans.signal_spec import REFERENCE
+
 _EPS = 1e-8
 WEIGHTINGS = ("linear", "log", "none")
 TARGETS = ("psm", "irm")
@@ -48,10 +50,11 @@ def magfft_weight(noisy_mag: torch.Tensor, weighting: str = "linear") -> torch.T
 
 
 class MaskLoss(nn.Module):
-    """Weighted squared mask error summed over bins, averaged over frames (and batch)."""
+    """Weighted squared mask error summed over bins, averaged over frames (and batch).
+    `sample_rate`: the model's (its spec's), which places the band limit on the bins."""
 
     def __init__(self, weighting: str = "linear", target: str = "psm", band_limit: bool = False,
-                 sample_rate: int = 48_000):
+                 sample_rate: int = REFERENCE.sample_rate):
         super().__init__()
         self.band_limit, self.sample_rate = bool(band_limit), int(sample_rate)
         if weighting not in WEIGHTINGS:

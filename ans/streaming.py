@@ -15,22 +15,21 @@ import os
 import numpy as np
 import torch
 
-from ans.checkpoint import load_model
-from ans.errors import AnsError
-from ans.features import FeatureExtractor, Normalizer
+from ans.features import Normalizer
+from ans.model import MaskEstimator
 from ans.runtime.hopstream import HopStream
 
 
 class _StepAdapter:
-    """`model.step` behind the stepper interface of `DFSMN.stepper()`: any streamable model
-    with `step(feats, cache)` and `init_cache(batch)`."""
+    """`MaskEstimator.step` behind the stepper interface of `DFSMN.stepper()` (input: raw fbank):
+    any streamable model with `step(feats, cache)` and `init_cache(batch)`."""
 
     def __init__(self, model):
         self.model = model
         self.reset()
 
     def reset(self) -> None:
-        self.cache = self.model.init_cache(1)
+        self.cache = self.model.init_state(1)
 
     def __call__(self, feats: torch.Tensor) -> torch.Tensor:
         mask, self.cache = self.model.step(feats, self.cache)
@@ -38,11 +37,12 @@ class _StepAdapter:
 
 
 class StreamingEnhancer(HopStream):
-    """Causal streaming with a fixed latency of `latency_samples` (1920 = 40 ms) at 48 kHz."""
+    """Causal streaming at the model's rate with a fixed latency of `latency_samples` (one
+    frame: 1920 samples = 40 ms for the 48 kHz models)."""
 
     def __init__(self, model, normalizer: Normalizer | None = None, num_threads: int | None = 1,
                  atten_lim_db: float | None = None):
-        """`model`: a model.pt path, a (model, normalizer) pair or an Enhancer. `num_threads`:
+        """`model`: a MaskEstimator, a model.pt path, a (network, normalizer) pair or an Enhancer. `num_threads`:
         torch threads while a hop is computed (1: the per-hop ops are far too small to gain
         from more, and waking idle threads every 20 ms costs more than the work; None: leave as is).
         `atten_lim_db`: mask floor, at most this much attenuation (None: no limit).
@@ -50,28 +50,23 @@ class StreamingEnhancer(HopStream):
         from ans.runtime.model import atten_floor
 
         self.floor = atten_floor(atten_lim_db)
-        label, kind = None, None
         if isinstance(model, str | os.PathLike):
-            label = str(model)
-            model, normalizer, payload = load_model(model)
-            kind = payload.get("kind")
+            est = MaskEstimator.load(model)
         elif isinstance(model, tuple | list):
-            model, normalizer = model
-        elif hasattr(model, "model") and hasattr(model, "normalizer"):  # an Enhancer
-            label, kind = getattr(model, "source", None), getattr(model, "kind", None)
-            model, normalizer = model.model, model.normalizer
-        if kind == "teacher" or not hasattr(model, "step") or not hasattr(model, "init_cache"):
-            raise AnsError("teacher models are not streamable: use Enhancer", label)
-        if not model.streamable:
-            raise AnsError(f"this student looks {model.rorder} frames ahead (rorder > 0) and is "
-                           "not streamable: use Enhancer", label)
-        self.model = model.eval().float()
-        self.normalizer = (normalizer or Normalizer()).eval().float()
-        self.fe = FeatureExtractor().eval()
+            est = MaskEstimator.wrap(*model)
+        elif hasattr(model, "estimator"):  # an Enhancer
+            est = model.estimator
+        else:
+            est = MaskEstimator.wrap(model, normalizer)
+        est.require_streamable("use Enhancer")
+        self.estimator = est.eval().float()
+        self.model, self.normalizer = est.net, est.normalizer
+        self.fe = est.features()
         self.num_threads = num_threads
-        with torch.inference_mode():
-            self._stepper = model.stepper() if hasattr(model, "stepper") else _StepAdapter(model)
-        super().__init__(self.fe.ola_envelope().numpy())
+        with torch.inference_mode():  # a DFSMN stepper takes normalised features
+            self._stepper = est.net.stepper() if hasattr(est.net, "stepper") else _StepAdapter(est)
+        self._normalize = hasattr(est.net, "stepper")
+        super().__init__(self.fe.ola_envelope().numpy(), est.spec)
 
     def _reset_model(self) -> None:
         self._stepper.reset()
@@ -99,7 +94,7 @@ class StreamingEnhancer(HopStream):
                 torch.set_num_threads(old)
 
     def process(self, chunk) -> np.ndarray:
-        """Feed a mono 48 kHz chunk (any length, float in [-1, 1] or integer PCM); returns as many samples."""
+        """Feed a mono chunk at the model's rate (any length, float in [-1, 1] or integer PCM); returns as many samples."""
         return self._run(super().process, chunk)
 
     def flush(self) -> np.ndarray:
@@ -108,7 +103,8 @@ class StreamingEnhancer(HopStream):
 
     def _synth(self, frame: np.ndarray) -> np.ndarray:
         f = torch.from_numpy(frame)  # no copy: the ring moves only after this returns
-        mask = self._stepper(self.normalizer(self.fe.fbank_frames(f.unsqueeze(0))))
+        feats = self.fe.fbank_frames(f.unsqueeze(0))
+        mask = self._stepper(self.normalizer(feats) if self._normalize else feats)
         if self.floor > 0:
             mask = mask.clamp_min(self.floor)
         return self.fe.synthesis_frame(self.fe.analysis_frame(f) * mask[0]).numpy()

@@ -107,6 +107,12 @@ def init_from_model(module: MaskModule, path: str, cfg: DictConfig | None = None
     from ans.checkpoint import load_payload
 
     payload = load_payload(path)
+    from ans.checkpoint import payload_spec
+
+    if payload_spec(payload, path) != module.spec:
+        raise AnsError(f"init_from: the file was trained with another signal spec "
+                       f"({payload_spec(payload, path).describe()}) than features= gives "
+                       f"({module.spec.describe()})", path)
     cls = type(module.model)
     mine = f"{cls.__module__}.{cls.__name__}"
     theirs = {k: tuple(v.shape) for k, v in payload["state_dict"].items()}
@@ -142,19 +148,11 @@ def _matching_model_option(payload: dict, cfg: DictConfig | None) -> str:
     return ""
 
 
-@torch.no_grad()
 def fit_normalizer(module: MaskModule, datamodule: pl.LightningDataModule, n_batches: int) -> None:
     """Per-bin fbank mean/std from a few training batches (no dither), stored in the model."""
-    loader = datamodule.train_dataloader()
-    feats = []
-    for i, batch in enumerate(loader):
-        if i >= n_batches:
-            break
-        module.features.eval()
-        feats.append(module.features.fbank(batch["noisy"].float()))
-    module.features.train()
-    module.normalizer.fit(feats)
-    module.norm_fitted.fill_(True)
+    import itertools
+
+    module.fit_normalizer(itertools.islice(datamodule.train_dataloader(), n_batches))
 
 
 def run(cfg: DictConfig) -> dict:

@@ -1,28 +1,52 @@
 import pytest
 import torch
+from hydra.utils import instantiate
 
-from ans.features import (
-    FRAME,
-    HOP,
-    N_BINS,
-    N_MELS,
-    FeatureExtractor,
-    Normalizer,
-    kaldi_fbank_reference,
-    num_frames,
-)
+from ans.config import compose
+from ans.errors import AnsError
+from ans.features import FeatureExtractor, Normalizer, kaldi_fbank_reference
+from ans.signal_spec import REFERENCE, SignalSpec
+
+HOP, FRAME, N_MELS = REFERENCE.hop, REFERENCE.frame, REFERENCE.n_mels
 
 
-@pytest.mark.parametrize("n", [1, 959, 960, 961, 1920, 4801, 48_000 + 123])
-def test_fbank_matches_torchaudio_and_frames_align(n):
+def spec_of(option: str) -> SignalSpec:
+    return instantiate(compose("teacher", [f"features={option}"]).features).spec
+
+
+def test_config_specs():
+    """configs/features: kaldi is the reference 48 kHz spec; 16k/8k keep 40/20 ms frames."""
+    assert spec_of("kaldi") == REFERENCE
+    for option, rate in (("16k", 16_000), ("8k", 8_000)):
+        s = spec_of(option)
+        assert s.sample_rate == rate and s.high_freq == rate / 2 and s.n_mels < REFERENCE.n_mels
+        assert s.ms(s.frame) == 40.0 and s.ms(s.hop) == 20.0 and s.n_bins == s.frame // 2 + 1
+
+
+def test_spec_dict_roundtrip_and_checks():
+    assert SignalSpec.from_dict(REFERENCE.to_dict()) == REFERENCE
+    with pytest.raises(AnsError, match="twice the hop"):
+        SignalSpec.from_dict({**REFERENCE.to_dict(), "hop": 900}, "m.pt")
+    with pytest.raises(AnsError, match="n_bins"):
+        SignalSpec.from_dict({**REFERENCE.to_dict(), "n_bins": 960}, "m.pt")
+    with pytest.raises(AnsError, match="missing sample_rate"):
+        SignalSpec.from_dict({k: v for k, v in REFERENCE.to_dict().items() if k != "sample_rate"}, "m.pt")
+
+
+@pytest.mark.parametrize("option", ["kaldi", "16k", "8k"])
+@pytest.mark.parametrize("seconds", [0.00002, 0.02, 0.04, 1.0021])
+def test_fbank_matches_torchaudio_and_frames_align(option, seconds):
+    s = spec_of(option)
+    n = max(1, round(seconds * s.sample_rate))
     torch.manual_seed(n)
     x = 0.1 * torch.randn(n)
-    fe = FeatureExtractor().eval()
-    ours, ref = fe.fbank(x), kaldi_fbank_reference(x)
+    fe = FeatureExtractor(s).eval()
+    ours, ref = fe.fbank(x), kaldi_fbank_reference(x, s)
     spec = fe.stft(x)
-    assert ours.shape == ref.shape == (num_frames(n), N_MELS)
-    assert spec.shape == (num_frames(n), N_BINS)
+    assert ours.shape == ref.shape == (s.num_frames(n), s.n_mels)
+    assert spec.shape == (s.num_frames(n), s.n_bins)
     assert (ours - ref).abs().max() <= 1e-3
+    assert fe.istft(spec, n).shape == (n,)
 
 
 def test_batched_equals_single():

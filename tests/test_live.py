@@ -46,7 +46,7 @@ def test_callback_equals_offline(sizes):
     ref = OnnxEnhancer(atten_lim_db=20).enhance(x, 48_000)
     proc = LiveProcessor(OnnxStreamingEnhancer(atten_lim_db=20))
     y = fake_duplex(proc, x, sizes, rng, channels=2)
-    lat = OnnxStreamingEnhancer.latency_samples
+    lat = proc.stream.latency_samples
     assert y.size == x.size and np.abs(y[:lat]).max() == 0.0
     assert np.abs(y[lat:] - ref[:x.size - lat]).max() < 1e-5
     assert proc.callbacks > 100 and proc.xruns == 0

@@ -100,7 +100,7 @@ class SimDataModule(pl.LightningDataModule):
                  batch_size: int = 8, num_workers: int = 0, train_items_per_epoch: int = 1000,
                  valid_items: int = 64, test_items: int = 64, simulation: dict | None = None,
                  pin_memory: bool = False, build_toy: bool = False, persistent_workers: bool = True,
-                 prefetch_factor: int | None = None):
+                 prefetch_factor: int | None = None, sample_rate: int | None = None):
         super().__init__()
         self.corpus_dir = Path(corpus_dir)
         self.seed, self.batch_size, self.num_workers = int(seed), int(batch_size), int(num_workers)
@@ -108,6 +108,8 @@ class SimDataModule(pl.LightningDataModule):
                                                                int(valid_items), int(test_items))
         sim = dict(simulation or {})
         sim["segment_seconds"] = float(segment_seconds)
+        if sample_rate is not None:  # the model's rate (configs/data: ${features.spec.sample_rate})
+            sim["sample_rate"] = int(sample_rate)
         self.sim_cfg = SimConfig.from_dict(sim)
         self.pin_memory, self.build_toy = bool(pin_memory), bool(build_toy)
         self.persistent_workers, self.prefetch_factor = bool(persistent_workers), prefetch_factor

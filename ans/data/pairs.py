@@ -29,9 +29,9 @@ from torch.utils.data import Dataset
 from ans.audio import read_audio, resample
 from ans.data.datamodule import VALID_EPOCH, SimDataModule, SimDataset
 from ans.errors import AnsError
+from ans.signal_spec import REFERENCE
 
 log = logging.getLogger(__name__)
-SAMPLE_RATE = 48_000
 META_KEYS = ("snr_db", "category", "source_rate", "speech_id", "noise_id", "seed", "epoch", "index", "skipped")
 VALID_FRACTION = 0.05
 MAX_REDRAWS = 16
@@ -79,12 +79,14 @@ class PairDataset(Dataset):
     """Map-style: key (epoch, index) or a plain index (epoch = fixed_epoch), like SimDataset."""
 
     def __init__(self, pairs: str | Path, split: str, seed: int, segment_seconds: float, length: int,
-                 fixed_epoch: int = VALID_EPOCH, sim: SimDataset | None = None, sim_prob: float = 0.0):
+                 fixed_epoch: int = VALID_EPOCH, sim: SimDataset | None = None, sim_prob: float = 0.0,
+                 sample_rate: int = REFERENCE.sample_rate):
         self.rows = rows_for_split(read_pairs(pairs), split)
         if not self.rows:
             raise AnsError(f"no '{split}' pairs", pairs)
         self.pairs, self.split, self.seed = str(pairs), split, int(seed)
-        self.n = int(round(segment_seconds * SAMPLE_RATE))
+        self.rate = int(sample_rate)  # the model's
+        self.n = int(round(segment_seconds * self.rate))
         self.length, self.fixed_epoch = int(length), int(fixed_epoch)
         self.sim, self.sim_prob = sim, float(sim_prob)
         if self.sim_prob > 0 and sim is None:
@@ -122,7 +124,7 @@ class PairDataset(Dataset):
                 "noise": torch.from_numpy(noise), "meta": meta}
 
     def _segment(self, row: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
-        """Same random segment of both files at 48 kHz (exactly self.n samples)."""
+        """Same random segment of both files at the model's rate (exactly self.n samples)."""
         import soundfile as sf
 
         try:
@@ -134,14 +136,14 @@ class PairDataset(Dataset):
         if int(info_c.samplerate) != rate:
             raise AnsError(f"clean file rate {info_c.samplerate} != noisy {rate}", row["clean"])
         total = min(info_n.frames, info_c.frames)
-        need = math.ceil(self.n * rate / SAMPLE_RATE)
+        need = math.ceil(self.n * rate / self.rate)
         start = int(rng.integers(0, total - need + 1)) if total > need else 0
         frames = min(need, total)
         x, _ = read_audio(row["noisy"], start=start, frames=frames)
         s, _ = read_audio(row["clean"], start=start, frames=frames)
         m = min(x.size, s.size)
         both = torch.from_numpy(np.stack([x[:m], s[:m]]))
-        both = resample(both, rate, SAMPLE_RATE)[:, : self.n]
+        both = resample(both, rate, self.rate)[:, : self.n]
         both = torch.nn.functional.pad(both, (0, self.n - both.shape[-1]))
         out = both.numpy().astype(np.float32)
         return out[0], out[1], rate
@@ -162,4 +164,5 @@ class PairDataModule(SimDataModule):
 
     def _dataset(self, split: str, seed: int, n: int) -> PairDataset:
         sim = super()._dataset(split, seed, n) if self.sim_prob > 0 else None
-        return PairDataset(self.pairs, split, seed, self.segment_seconds, n, sim=sim, sim_prob=self.sim_prob)
+        return PairDataset(self.pairs, split, seed, self.segment_seconds, n, sim=sim, sim_prob=self.sim_prob,
+                           sample_rate=self.sim_cfg.sample_rate)

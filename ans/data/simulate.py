@@ -28,11 +28,10 @@ import torch
 from ans.data.corpus import Corpus, Manifest
 from ans.data.noises import babble, coloured_noise, howl, reverberate, ring_tones, rms
 from ans.data.rooms import lowpass, random_eq, room_rirs
-from ans.data.simconfig import FILE_CATEGORIES, SimConfig, bandlimit_to_48k
+from ans.data.simconfig import FILE_CATEGORIES, SimConfig, bandlimit_to
 from ans.errors import AnsError
 
 log = logging.getLogger(__name__)
-SAMPLE_RATE = 48_000
 _TAG_DECIDE, _TAG_AUDIO = 0xDEC1DE, 0xA0D10
 _MASK64 = (1 << 64) - 1
 
@@ -82,7 +81,8 @@ class Simulator:
         self.corpus = corpus
         self.cfg = cfg if isinstance(cfg, SimConfig) else SimConfig.from_dict(cfg or {})
         self.split = split
-        self.n = int(round(self.cfg.segment_seconds * SAMPLE_RATE))
+        self.rate = self.cfg.sample_rate  # the output rate: the model's (its SignalSpec's)
+        self.n = int(round(self.cfg.segment_seconds * self.rate))
         sp = corpus.speech
         self.speech_pool = sp.select(split=split, min_duration=0.0)
         if self.speech_pool.size == 0:
@@ -141,12 +141,12 @@ class Simulator:
             noise = reverberate(noise, noise_rir)
         cfg = self.cfg
         if cfg.eq_prob > 0 and rng.random() < cfg.eq_prob:  # talker's microphone / voice colour
-            clean = random_eq(clean, rng, SAMPLE_RATE, cfg.eq_tilt_db, cfg.eq_max_db)
+            clean = random_eq(clean, rng, self.rate, cfg.eq_tilt_db, cfg.eq_max_db)
         if cfg.eq_prob > 0 and rng.random() < cfg.eq_prob:  # the noise source's own colour
-            noise = random_eq(noise, rng, SAMPLE_RATE, cfg.eq_tilt_db, cfg.eq_max_db)
+            noise = random_eq(noise, rng, self.rate, cfg.eq_tilt_db, cfg.eq_max_db)
         if cfg.mic_lowpass_prob > 0 and rng.random() < cfg.mic_lowpass_prob:
             cutoff = float(rng.uniform(*cfg.mic_lowpass_hz))  # the whole mixture: a cheap microphone
-            clean, noise = lowpass(clean, SAMPLE_RATE, cutoff), lowpass(noise, SAMPLE_RATE, cutoff)
+            clean, noise = lowpass(clean, self.rate, cutoff), lowpass(noise, self.rate, cutoff)
             bandwidth = min(bandwidth, cutoff)
         # exact SNR, then level, then one common anti-clip rescale (keeps the SNR)
         noise = noise * math.sqrt(np.sum(clean ** 2) / (np.sum(noise ** 2) * 10 ** (dec.snr_db / 10) + 1e-30))
@@ -181,11 +181,11 @@ class Simulator:
                 i = int(self.rir_pool[rng.integers(self.rir_pool.size)])
                 got = self.corpus.read(self.corpus.rir, i)
                 if got is not None:
-                    h = bandlimit_to_48k(got[0], got[1], got[1], self.cfg)
+                    h = bandlimit_to(got[0], got[1], got[1], self.cfg)
                     start = int(np.argmax(np.abs(h) > 0.1 * np.abs(h).max()))
                     h = h[max(0, start - 8):]
                     return h, h
-        return room_rirs(rng, SAMPLE_RATE, float(rng.uniform(*self.cfg.reverb_rt60)))
+        return room_rirs(rng, self.rate, float(rng.uniform(*self.cfg.reverb_rt60)))
 
     def _other_speaker(self, rng: np.random.Generator, exclude: int, avoid: set[int] | None = None) -> int:
         """A speech file by another speaker (new ones preferred; falls back)."""
@@ -201,7 +201,7 @@ class Simulator:
         return best if best is not None else int(pool[rng.integers(pool.size)])
 
     def _active_fraction(self, x: np.ndarray) -> float:
-        frame = SAMPLE_RATE // 50
+        frame = self.rate // 50
         m = x.size // frame
         if m == 0:
             return 0.0
@@ -240,7 +240,7 @@ class Simulator:
                 band = max(band, b)
                 if filled >= self.n:
                     break
-                gap = min(self.n - filled, int(rng.uniform(*self.cfg.chain_gap) * SAMPLE_RATE))
+                gap = min(self.n - filled, int(rng.uniform(*self.cfg.chain_gap) * self.rate))
                 pieces.append(np.zeros(gap))
                 filled += gap
                 if filled >= self.n:
@@ -262,7 +262,7 @@ class Simulator:
         band-limited to min(rate, source rate). None when the file is unusable."""
         sr = int(man.sample_rate[i])
         band = min(int(rate), int(man.source_rate[i]), sr)
-        need = math.ceil(n48 * sr / SAMPLE_RATE) + 16
+        need = math.ceil(n48 * sr / self.rate) + 16
         total = int(man.duration[i] * sr)
         start = int(rng.integers(0, total - need + 1)) if total > need else 0
         got = self.corpus.read(man, i, start, need if total > need else -1)
@@ -273,7 +273,7 @@ class Simulator:
             sr, band = sr_file, min(band, sr_file)
         if loop and x.size < need:
             x = np.resize(np.roll(x, int(rng.integers(x.size))), need)
-        y = bandlimit_to_48k(x, sr, band, self.cfg)[:n48]
+        y = bandlimit_to(x, sr, band, self.cfg)[:n48]
         if loop and y.size < n48:  # resampler rounding: wrap to the exact length
             y = np.resize(y, n48)
         return y, band
@@ -286,7 +286,7 @@ class Simulator:
         man = self.corpus.noise
         for _ in range(self.cfg.max_redraws):
             i = int(pool[rng.integers(pool.size)])
-            got = self._read(man, i, self.n, SAMPLE_RATE, rng, loop=True)
+            got = self._read(man, i, self.n, self.rate, rng, loop=True)
             if got is not None and rms(got[0]) > 1e-6:
                 return got[0], man.row(i)["path"]
         return None
@@ -304,12 +304,12 @@ class Simulator:
             return self._ordinary(rng)
         if dec.category == "ring":
             got = self._noise_file(rng, "ring")
-            return got if got is not None else (ring_tones(rng, self.n, SAMPLE_RATE), "synthetic:ring")
+            return got if got is not None else (ring_tones(rng, self.n, self.rate), "synthetic:ring")
         if dec.category == "babble":
             talkers, used, ids = [], {target_spk}, []
             for _ in range(dec.n_talkers):
                 j = self._other_speaker(rng, target_spk, avoid=used)
-                x, j, _ = self._segment_from(rng, j, SAMPLE_RATE)
+                x, j, _ = self._segment_from(rng, j, self.rate)
                 used.add(int(self.corpus.speech.speaker[j]))
                 talkers.append(x)
                 ids.append(self.corpus.speech.speakers[self.corpus.speech.speaker[j]]
@@ -321,7 +321,7 @@ class Simulator:
             if rng.random() < cfg.howling_noise_prob:
                 n0, _ = self._ordinary(rng)
                 x += n0 * rms(clean) / (rms(n0) + 1e-12) * 10 ** (-rng.uniform(*cfg.howling_noise_db) / 20)
-            y, p = howl(x, rng, SAMPLE_RATE, delay=cfg.howling_delay, margin=cfg.howling_margin,
+            y, p = howl(x, rng, self.rate, delay=cfg.howling_delay, margin=cfg.howling_margin,
                         clip_db=cfg.howling_clip_db)
             return y - clean, f"howling:delay={p['delay_s']:.4f},margin={p['loop_margin']:.3f}"
         raise AnsError(f"unknown noise category '{dec.category}'")

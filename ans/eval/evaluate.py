@@ -113,6 +113,8 @@ def evaluate_file(item: dict, keep_audio: bool = False) -> dict:
             est = raw[max(0, delay): max(0, delay) + n]
             est = np.pad(est, (max(0, -delay), 0))[:n]
             est = np.pad(est, (0, n - est.size))
+        elif spec["type"] == "model":  # at the test set's rate whatever the model's (a 16 kHz model too)
+            est = _W["systems"][name].enhance(noisy, SAMPLE_RATE, keep_rate=True)
         else:
             est = _W["systems"][name].enhance(noisy, SAMPLE_RATE)
         elapsed = time.perf_counter() - t0

@@ -15,7 +15,6 @@ from ans.config import REPO_ROOT, STAGES
 from ans.errors import AnsError
 from ans.paths import newest
 
-SAMPLE_RATE = 48_000
 PEER_NAMES = ("rnnoise", "deepfilternet3")
 BUILTIN = ("noisy", "spectral_gate", "oracle_psm", *PEER_NAMES)
 
@@ -39,21 +38,19 @@ def _resolve(path: str | Path) -> Path:
 
 def model_specs(paths: list[str]) -> list[dict]:
     """{name, type: model, path, kind, params, latency_ms} per model.pt (names made unique)."""
-    from ans.checkpoint import load_payload
+    from ans.model import MaskEstimator
 
     specs, seen = [], {}
     for p in paths:
         path = _resolve(p)
-        payload = load_payload(path)
-        kind = str(payload.get("kind") or "model")
-        params = payload.get("parameters")
-        if params is None:
-            params = int(sum(t.numel() for t in payload["state_dict"].values()))
-        streamable = kind == "student" and int(payload.get("model_kwargs", {}).get("rorder", 0)) == 0
+        est = MaskEstimator.load(path)  # streamability and latency: the model's own answers
+        kind = str(est.kind or "model")
+        params = int(sum(t.numel() for t in est.net.parameters()))
+        lat = est.latency_ms if est.streamable else None
         seen[kind] = seen.get(kind, 0) + 1
-        specs.append({"name": kind, "type": "model", "path": str(path), "kind": kind, "params": int(params),
-                      "latency_ms": 1000.0 * 1920 / SAMPLE_RATE if streamable else None,
-                      "latency": "40 ms (streaming)" if streamable else "whole utterance"})
+        specs.append({"name": kind, "type": "model", "path": str(path), "kind": kind, "params": params,
+                      "latency_ms": lat, "latency": f"{lat:g} ms (streaming)" if lat is not None else
+                      "whole utterance"})
     for s in specs:  # several models of one kind: name them by their run folder
         if seen[s["name"]] > 1:
             s["name"] = f"{s['kind']}:{Path(s['path']).parent.name}"
@@ -86,6 +83,8 @@ def system_specs(baselines: list[str], model_paths: list[str], with_reference: b
             if reason is not None:
                 skipped[b] = reason
                 continue
+            from ans.audio import SAMPLE_RATE  # the peers' rate
+
             lat = 1000.0 * (PEERS[b].delay_samples + PEERS[b].hop) / SAMPLE_RATE
             specs.append({"name": b, "type": "peer", "params": PEERS[b].params, "latency_ms": lat,
                           "latency": f"{lat:g} ms (streaming)"})

@@ -12,7 +12,6 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from ans.audio import atomic_write_bytes, atomic_write_text
-from ans.checkpoint import save_model
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -54,15 +53,11 @@ class ExportModel(pl.Callback):
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
                    if k.startswith("val/") and torch.as_tensor(v).numel() == 1}
         metrics.update(epoch=trainer.current_epoch, step=trainer.global_step)
-        config = dict(self.config)
-        if getattr(pl_module, "teacher_info", None):
-            config["teacher"] = pl_module.teacher_info
-        args = (pl_module.model, pl_module.kind, pl_module.normalizer)
-        save_model(self.dirpath / "last_model.pt", *args, config=config, metrics=metrics)
+        pl_module.export(self.dirpath / "last_model.pt", config=self.config, metrics=metrics)
         value = metrics.get(self.monitor, math.inf)
         if value < self.best or force_best:
             self.best = min(value, self.best)
-            save_model(self.dirpath / "model.pt", *args, config=config, metrics=metrics)
+            pl_module.export(self.dirpath / "model.pt", config=self.config, metrics=metrics)
 
 
 class RecordBatches(pl.Callback):

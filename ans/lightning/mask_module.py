@@ -17,6 +17,7 @@ from torch import nn
 from ans.augment import SpecAugment
 from ans.features import FeatureExtractor, Normalizer
 from ans.losses import MaskLoss
+from ans.model import MaskEstimator
 
 
 class MaskModule(pl.LightningModule):
@@ -28,7 +29,11 @@ class MaskModule(pl.LightningModule):
         self.features = features or FeatureExtractor()
         self.loss_fn = loss or MaskLoss()
         self.augment = augment or SpecAugment(p=0.0)
-        self.normalizer = Normalizer()
+        self.spec = self.features.spec  # the model's SignalSpec: exported with it
+        if self.loss_fn.sample_rate != self.spec.sample_rate:
+            raise ValueError(f"loss.sample_rate {self.loss_fn.sample_rate} != features.spec.sample_rate "
+                             f"{self.spec.sample_rate}")
+        self.normalizer = Normalizer(self.spec.n_mels)
         self.register_buffer("norm_fitted", torch.tensor(False))
         self.optim = dict(optim or {})
         self.kind = kind
@@ -49,6 +54,29 @@ class MaskModule(pl.LightningModule):
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         return self.model(self.normalizer(feats))
+
+    # -- the trained model ----------------------------------------------------------------
+    def estimator(self) -> MaskEstimator:
+        """This module's model as a MaskEstimator (sharing the network and normaliser)."""
+        return MaskEstimator(self.model, self.spec, self.normalizer, kind=self.kind)
+
+    def export(self, path, config: dict | None = None, metrics: dict | None = None):
+        """Write this model as a self-describing model.pt (MaskEstimator.save)."""
+        config = dict(config or {})
+        if getattr(self, "teacher_info", None):
+            config["teacher"] = self.teacher_info
+        return self.estimator().save(path, config=config, metrics=metrics)
+
+    @torch.no_grad()
+    def fit_normalizer(self, batches) -> None:
+        """Per-bin fbank mean/std (no dither) from an iterable of batches {"noisy": (B, N)}."""
+        was_training = self.features.training
+        self.features.eval()
+        try:
+            self.normalizer.fit(self.features.fbank(b["noisy"].float()) for b in batches)
+        finally:
+            self.features.train(was_training)
+        self.norm_fitted.fill_(True)
 
     def _loss(self, batch: dict, train: bool) -> tuple[torch.Tensor, dict, torch.Tensor]:
         prep = self.prepare(batch)
@@ -79,7 +107,7 @@ class MaskModule(pl.LightningModule):
 
         n = min(self.val_metric_items, pred.shape[0])
         length = batch["noisy"].shape[-1]
-        est = self.features.istft(pred[:n].float() * prep["noisy_spec"][:n], length)
+        est = self.features.istft(pred[:n].float() * prep["noisy_spec"][:n], length)  # = apply_mask
         scores = {"pesq_wb": [], "stoi": [], "pesq_wb_noisy": [], "stoi_noisy": []}
         for i in range(n):
             clean = batch["clean"][i].float().cpu().numpy()

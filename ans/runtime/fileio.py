@@ -18,7 +18,6 @@ import numpy as np
 import soundfile as sf
 
 from ans.errors import AnsError, reason
-from ans.runtime.dsp import SAMPLE_RATE
 from ans.runtime.offline import READ_BLOCK
 from ans.runtime.resample import StreamResampler, output_length
 
@@ -95,7 +94,7 @@ def check_input(path: str | os.PathLike, max_bytes: int | None = None) -> None:
         check_complete(f, size, str(path))
 
 
-def publish(dst: Path, y: np.ndarray | None, subtype: str, overwrite: bool, sr: int = SAMPLE_RATE,
+def publish(dst: Path, y: np.ndarray | None, subtype: str, overwrite: bool, sr: int,
             write: Callable[[sf.SoundFile], None] | None = None) -> Path:
     """Write a complete temp file next to dst in the format its extension names, then move it
     in; without overwrite a hard link makes the final step fail (instead of replacing) if
@@ -176,21 +175,22 @@ def scan(src: Path, name: str) -> tuple[int, int, float]:
 def enhance_file_blocks(enh, src: Path, dst: Path, overwrite: bool, subtype: str, max_bytes: int | None,
                         keep_rate: bool) -> Path:
     """`enh.enhance_file` of both backends: `enh.engine()` (a FrameEngine) and, when it has one,
-    `enh.upsampler(sr, n48)` (the resampler its `enhance` uses; soxr otherwise) in blocks, so
+    `enh.upsampler(sr, n_model)` (the resampler its `enhance` uses; soxr otherwise) in blocks, so
     the file equals `enh.enhance` on the whole array in memory flat in the file's length."""
     check_target(src, dst, overwrite)
     check_input(src, max_bytes)
     name = str(src)
     n, sr, peak = scan(src, name)
-    n48 = max(1, output_length(n, sr, SAMPLE_RATE))
-    out_sr, n_out = (sr, n) if keep_rate else (SAMPLE_RATE, n48)
+    rate = enh.sample_rate  # the model's
+    n_model = max(1, output_length(n, sr, rate))
+    out_sr, n_out = (sr, n) if keep_rate else (rate, n_model)
     subtype = subtype_for(dst, subtype)
     scale = np.float32(peak) if peak > 1.0 else None  # beyond full scale: enhance at peak 1 (as enhance)
-    make_up = getattr(enh, "upsampler", None) or (lambda sr_in, total: StreamResampler(sr_in, SAMPLE_RATE, total))
+    make_up = getattr(enh, "upsampler", None) or (lambda sr_in, total: StreamResampler(sr_in, rate, total))
 
     def write(f: sf.SoundFile) -> None:
-        up, eng = make_up(sr, n48), enh.engine()
-        down = StreamResampler(SAMPLE_RATE, out_sr, n_out)
+        up, eng = make_up(sr, n_model), enh.engine()
+        down = StreamResampler(rate, out_sr, n_out)
 
         def put(y: np.ndarray) -> None:
             if STOP.is_set():

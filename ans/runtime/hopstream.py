@@ -1,8 +1,10 @@
 """The per-hop streaming loop, shared by `ans.streaming.StreamingEnhancer` (torch) and
 `ans.runtime.streaming.OnnxStreamingEnhancer` (onnxruntime); torch-free.
 
-Alignment with offline processing (`ans.features.pad_for_frames` / `istft`): frame t covers
-input samples [960(t-1), 960(t+1)), so it can be computed once 960(t+1) samples have arrived;
+The framing is the model's SignalSpec (`ans.signal_spec`; numbers below: the 48 kHz spec,
+hop 960, frame 1920). Alignment with offline processing (`ans.features.pad_for_frames` /
+`istft`): frame t covers input samples [960(t-1), 960(t+1)), so it can be computed once
+960(t+1) samples have arrived;
 the ring starts as one hop of zeros, which is the offline front padding. Weighted overlap-add
 of frame t completes output block t-1 (samples [960(t-1), 960t)); frame 0 only completes
 the front padding, which offline output drops too. A fixed delay of FRAME = 1920 samples
@@ -25,14 +27,14 @@ from __future__ import annotations
 import numpy as np
 
 from ans.errors import AnsError
-from ans.runtime.dsp import FRAME, HOP, SAMPLE_RATE, num_frames
+from ans.signal_spec import SignalSpec
 
 PIECE = 1 << 16  # samples converted to float32 at a time (a huge int/float64 chunk: no full copy)
 _LABEL = "<stream>"
 _BIG = float(np.finfo(np.float32).max)
 
 
-def _as_float32(piece: np.ndarray) -> np.ndarray:
+def _as_float32(piece: np.ndarray, sr: int) -> np.ndarray:
     """One piece of a validated 1-D chunk -> float32 in [-1, 1] units, refused if not finite
     (the input policy of offline enhancement: `ans.audio.check_waveform`)."""
     if piece.dtype == np.float32:  # the per-hop case: no conversion, no call overhead
@@ -41,7 +43,7 @@ def _as_float32(piece: np.ndarray) -> np.ndarray:
         return piece
     from ans.audio import check_waveform
 
-    return check_waveform(piece, SAMPLE_RATE, _LABEL)
+    return check_waveform(piece, sr, _LABEL)
 
 
 def check_chunk(chunk) -> np.ndarray:
@@ -59,12 +61,13 @@ def check_chunk(chunk) -> np.ndarray:
 
 
 class HopStream:
-    """Any chunk size in, as many samples out, a fixed delay of `latency_samples` at 48 kHz."""
+    """Any chunk size in, as many samples out, a fixed delay of `latency_samples` (one frame)
+    at `sample_rate` (both the model spec's)."""
 
-    latency_samples = FRAME
-    sample_rate = SAMPLE_RATE
-
-    def __init__(self, ola_env: np.ndarray):
+    def __init__(self, ola_env: np.ndarray, spec: SignalSpec):
+        self.spec = spec
+        self.sample_rate, self.latency_samples = spec.sample_rate, spec.latency_samples()
+        FRAME, HOP = spec.frame, spec.hop
         self._env = np.asarray(ola_env, dtype=np.float32)  # sum of squared windows over one hop
         self._ring = np.zeros(FRAME, dtype=np.float32)
         self._tail = np.zeros(HOP, dtype=np.float32)
@@ -82,6 +85,7 @@ class HopStream:
     # -- state --------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget everything: the next sample is the start of a new stream."""
+        FRAME = self.spec.frame
         self._ring[:] = 0.0  # last FRAME input samples (zeros = offline front padding)
         self._fill = 0  # samples of the current hop already in _ring[HOP:]
         self._received = 0
@@ -93,7 +97,7 @@ class HopStream:
 
     def _hop(self, out: np.ndarray, w: int) -> int:
         """Compute one frame from the ring, write the block it completes at out[w:]; new w."""
-        frame = self._ring
+        frame, HOP = self._ring, self.spec.hop
         peak = max(float(frame.max()), -float(frame.min()))
         if peak <= 1.0:
             synth = self._synth(frame)
@@ -109,6 +113,7 @@ class HopStream:
         return self._put(block, out, w) if self._frames > 1 else w  # frame 0: front padding only
 
     def _put(self, block: np.ndarray, out: np.ndarray, w: int) -> int:
+        HOP = self.spec.hop
         if self._npend == 0:
             k = min(HOP, out.size - w)
             out[w:w + k] = block[:k]
@@ -127,7 +132,7 @@ class HopStream:
         return k
 
     def _consume(self, x: np.ndarray, out: np.ndarray, w: int) -> int:
-        pos, n = 0, x.size
+        pos, n, HOP = 0, x.size, self.spec.hop
         while pos < n:
             take = min(HOP - self._fill, n - pos)
             self._ring[HOP + self._fill:HOP + self._fill + take] = x[pos:pos + take]
@@ -140,27 +145,28 @@ class HopStream:
 
     # -- API ----------------------------------------------------------------------------
     def process(self, chunk) -> np.ndarray:
-        """Feed a mono 48 kHz chunk (any length, float in [-1, 1] or integer PCM); returns as
+        """Feed a mono chunk at `sample_rate` (any length, float in [-1, 1] or integer PCM); returns as
         many samples. A long chunk is converted and processed in pieces of PIECE samples."""
         x = check_chunk(chunk)
         n = x.size
-        first = _as_float32(x[:PIECE])
+        sr = self.sample_rate
+        first = _as_float32(x[:PIECE], sr)
         for i in range(PIECE, n, PIECE):  # the whole chunk is checked before the state moves
-            _as_float32(x[i:i + PIECE])
+            _as_float32(x[i:i + PIECE], sr)
         out = np.empty(n, dtype=np.float32)
         w = self._take_pending(out)
         w = self._consume(first, out, w)
         for i in range(PIECE, n, PIECE):
-            w = self._consume(_as_float32(x[i:i + PIECE]), out, w)
+            w = self._consume(_as_float32(x[i:i + PIECE], sr), out, w)
         self._received += n
         return out
 
     def flush(self) -> np.ndarray:
         """End of stream: the last `latency_samples` of output (then the state is reset)."""
-        out = np.empty(FRAME, dtype=np.float32)
+        out = np.empty(self.spec.frame, dtype=np.float32)
         w = self._take_pending(out)
-        while self._frames < num_frames(self._received):  # offline end padding: zeros
-            self._ring[HOP + self._fill:] = 0.0
+        while self._frames < self.spec.num_frames(self._received):  # offline end padding: zeros
+            self._ring[self.spec.hop + self._fill:] = 0.0
             self._fill = 0
             w = self._hop(out, w)
         self.reset()

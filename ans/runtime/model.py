@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ans.errors import AnsError
+from ans.signal_spec import REFERENCE, SignalSpec
 
 # The bundled default: the shipped student exported by `make onnx` (package data).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models"
@@ -59,13 +60,19 @@ class OnnxModel:
             raise AnsError("exported with --no-normalizer; the runtime needs the normaliser in the graph",
                            side)
         self.kind = self.meta.get("kind", "student")
-        kw = self.meta.get("model_kwargs", {})
         self.graphs = self.meta["graphs"]
+        # The model's answers, written by `ans.export` from `MaskEstimator` (older exports:
+        # derived from the kwargs of the reference DFSMN, the only model they could stream).
+        self.spec = SignalSpec.from_dict(self.meta["features"], side) if self.meta.get("features") else REFERENCE
         self.streamable = "streaming" in self.graphs
-        # Left context that makes block-wise offline processing exact: each causal FSMN layer
-        # looks back lorder-1 frames, stacked depth times. None: the whole file at once.
-        causal = self.kind == "student" and int(kw.get("rorder", 0)) == 0
-        self.context = int(kw.get("fsmn_depth", 9)) * (int(kw.get("lorder", 20)) - 1) if causal else None
+        model = self.meta.get("model", {})
+        if "context_frames" in model:
+            self.context = model["context_frames"]
+        else:
+            kw = self.meta.get("model_kwargs", {})
+            causal = self.kind == "student" and int(kw.get("rorder", 0)) == 0
+            self.context = int(kw.get("fsmn_depth", 9)) * (int(kw.get("lorder", 20)) - 1) if causal else None
+        self.latency_samples = self.spec.latency_samples() if self.streamable else None
         self.threads = threads
         self._offline = self._streaming = None
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ans.errors import AnsError
-from ans.runtime.dsp import FRAME, HOP, N_MELS, SAMPLE_RATE, Dsp, frames_of, num_frames
+from ans.runtime.dsp import Dsp
 from ans.runtime.model import OnnxModel, atten_floor
 
 BLOCK_FRAMES = 1000  # 20 s of frames per graph call: large enough that the 171-frame context is cheap
@@ -23,9 +23,10 @@ READ_BLOCK = 1 << 18  # input samples read per step (~5 s at 48 kHz)
 
 
 class FrameEngine:
-    """Input samples at 48 kHz in, enhanced samples out, frame-exact with whole-file processing.
+    """Input samples at the model's rate in, enhanced samples out, frame-exact with whole-file
+    processing. `dsp.spec` gives the framing.
 
-    `feed` returns the output completed so far (a frame can be computed once its 1920 samples
+    `feed` returns the output completed so far (a frame can be computed once its `frame` samples
     arrived; its overlap-add completes the hop before it), `finish` applies the end padding
     of `ans.features.pad_for_frames` and returns the rest; in total exactly as many samples
     come out as went in."""
@@ -34,31 +35,33 @@ class FrameEngine:
         if model.context is None:
             block_frames = 1 << 62  # look-ahead or BLSTM: one call over the whole file
         self.model, self.dsp, self.floor, self.block = model, dsp, np.float32(floor), block_frames
-        self._buf = np.zeros(HOP, dtype=np.float32)  # from the start of the next frame (front pad)
-        self._ctx = np.zeros((0, N_MELS), dtype=np.float32)
-        self._tail = np.zeros(HOP, dtype=np.float32)
+        self.spec = spec = dsp.spec
+        self._buf = np.zeros(spec.hop, dtype=np.float32)  # from the start of the next frame (front pad)
+        self._ctx = np.zeros((0, spec.n_mels), dtype=np.float32)
+        self._tail = np.zeros(spec.hop, dtype=np.float32)
         self._frames = self._received = self._emitted = 0
 
     def _ready(self) -> int:
-        return max(0, (self._buf.size - FRAME) // HOP + 1)
+        return max(0, (self._buf.size - self.spec.frame) // self.spec.hop + 1)
 
     def _run(self, t: int) -> np.ndarray:
-        frames = frames_of(self._buf[:HOP * (t + 1)])
+        hop = self.spec.hop
+        frames = self.dsp.frames_of(self._buf[:hop * (t + 1)])
         feats = self.dsp.fbank(frames)
         x = np.concatenate([self._ctx, feats]) if self._ctx.size else feats
         mask = self.model.offline(x)[-t:]
         if self.floor > 0:
             np.maximum(mask, self.floor, out=mask)
         synth = self.dsp.synthesis(self.dsp.analysis(frames) * mask)
-        prev = np.concatenate([self._tail[None], synth[:-1, HOP:]])
-        blocks = (synth[:, :HOP] + prev) / self.dsp.ola_env
-        self._tail = synth[-1, HOP:].copy()
+        prev = np.concatenate([self._tail[None], synth[:-1, hop:]])
+        blocks = (synth[:, :hop] + prev) / self.dsp.ola_env
+        self._tail = synth[-1, hop:].copy()
         if self._frames == 0:  # frame 0 only completes the front padding
             blocks = blocks[1:]
         self._frames += t
         if self.model.context:
             self._ctx = x[-self.model.context:]
-        self._buf = self._buf[HOP * t:].copy()
+        self._buf = self._buf[hop * t:].copy()
         return blocks.reshape(-1)
 
     def _drain(self, out: list) -> None:
@@ -80,7 +83,7 @@ class FrameEngine:
         return self._emit(out, self._received)
 
     def finish(self) -> np.ndarray:
-        need = HOP * (num_frames(self._received) - self._frames + 1)
+        need = self.spec.hop * (self.spec.num_frames(self._received) - self._frames + 1)
         if need > self._buf.size:
             self._buf = np.concatenate([self._buf, np.zeros(need - self._buf.size, dtype=np.float32)])
         out: list = []
@@ -95,7 +98,8 @@ class OnnxEnhancer:
                  threads: int = 1, block_frames: int = BLOCK_FRAMES):
         self.model = model if isinstance(model, OnnxModel) else OnnxModel(model, threads)
         self.floor = atten_floor(atten_lim_db)
-        self.dsp = Dsp()
+        self.spec = self.model.spec
+        self.dsp = Dsp(self.spec)
         self.block_frames = block_frames
         self.kind, self.source = self.model.kind, str(self.model.dir)
 
@@ -103,16 +107,21 @@ class OnnxEnhancer:
     def streamable(self) -> bool:
         return self.model.streamable
 
+    @property
+    def sample_rate(self) -> int:
+        return self.spec.sample_rate
+
     def engine(self) -> FrameEngine:
         return FrameEngine(self.model, self.dsp, self.floor, self.block_frames)
 
-    def enhance_48k(self, wave: np.ndarray) -> np.ndarray:
+    def enhance_native(self, wave: np.ndarray) -> np.ndarray:
+        """Waveform at the model's rate -> enhanced, same length."""
         eng = self.engine()
         parts = [eng.feed(wave[i:i + READ_BLOCK]) for i in range(0, wave.size, READ_BLOCK)]
         return np.concatenate([*parts, eng.finish()])
 
     def enhance(self, x: np.ndarray, sr: int, name: str = "<array>", keep_rate: bool = False) -> np.ndarray:
-        """Any-rate waveform -> enhanced float32 at 48 kHz (or at `sr` with keep_rate), same duration."""
+        """Any-rate waveform -> enhanced float32 at the model's rate (or at `sr` with keep_rate), same duration."""
         from ans.audio import check_waveform
         from ans.runtime.resample import output_length, resample
 
@@ -123,11 +132,12 @@ class OnnxEnhancer:
         peak = float(np.max(np.abs(x)))
         if peak > 1.0:  # beyond full scale: enhance at peak 1, scale back (as Enhancer)
             x = x / np.float32(peak)
-        n_out = max(1, output_length(x.size, sr, SAMPLE_RATE))
-        y = self.enhance_48k(_fit(resample(x, sr, SAMPLE_RATE), n_out)) if np.any(x) \
+        rate = self.sample_rate
+        n_out = max(1, output_length(x.size, sr, rate))
+        y = self.enhance_native(_fit(resample(x, sr, rate), n_out)) if np.any(x) \
             else np.zeros(n_out, dtype=np.float32)
         if keep_rate:
-            y = _fit(resample(y, SAMPLE_RATE, sr), x.size)
+            y = _fit(resample(y, rate, sr), x.size)
         return _rescale(y, peak, name)
 
     def enhance_file(self, in_path: str | os.PathLike, out_path: str | os.PathLike, overwrite: bool = False,

@@ -1,7 +1,8 @@
 """Frame-by-frame enhancement on onnxruntime: the torch-free `ans.streaming.StreamingEnhancer`.
 
-Same contract (the loop is `ans.runtime.hopstream.HopStream`): any chunk size in, as many
-samples out, a fixed delay of 1920 samples (40 ms): stream_out[n] = offline(x)[n - 1920], and
+Same contract (the loop is `ans.runtime.hopstream.HopStream`, the framing the export's
+SignalSpec): any chunk size in, as many samples out, a fixed delay of one frame (48 kHz: 1920
+samples, 40 ms): stream_out[n] = offline(x)[n - 1920], and
 concat(outputs + [flush()])[1920:] == offline(x). Per 20 ms hop: one fbank frame, one step of
 the streaming graph (state: the per-layer cache), one FFT pair. The graph runs on IO bindings
 fixed at construction (two, so the cache ping-pongs between two buffers): a step allocates
@@ -25,9 +26,9 @@ class OnnxStreamingEnhancer(HopStream):
         self.model = model if isinstance(model, OnnxModel) else OnnxModel(model, threads)
         self.sess = self.model.streaming_session()
         self.floor = np.float32(atten_floor(atten_lim_db) if floor is None else floor)
-        self.dsp = Dsp()
+        self.dsp = Dsp(self.model.spec)
         self._bind()
-        super().__init__(self.dsp.ola_env)
+        super().__init__(self.dsp.ola_env, self.model.spec)
 
     def _bind(self) -> None:
         shapes = {o.name: o.shape for o in self.sess.get_outputs()}
