@@ -109,10 +109,12 @@ class MaskModule(pl.LightningModule):
         length = batch["noisy"].shape[-1]
         est = self.features.istft(pred[:n].float() * prep["noisy_spec"][:n], length)  # = apply_mask
         scores = {"pesq_wb": [], "stoi": [], "pesq_wb_noisy": [], "stoi_noisy": []}
+        sr = self.spec.sample_rate
         for i in range(n):
             clean = batch["clean"][i].float().cpu().numpy()
-            enh = compute_metrics(clean, est[i].cpu().numpy(), which=("pesq_wb", "stoi"))
-            noisy = compute_metrics(clean, batch["noisy"][i].float().cpu().numpy(), which=("pesq_wb", "stoi"))
+            enh = compute_metrics(clean, est[i].cpu().numpy(), sr, which=("pesq_wb", "stoi"))
+            noisy = compute_metrics(clean, batch["noisy"][i].float().cpu().numpy(), sr,
+                                    which=("pesq_wb", "stoi"))
             for k in ("pesq_wb", "stoi"):
                 scores[k].append(enh[k])
                 scores[f"{k}_noisy"].append(noisy[k])

@@ -19,10 +19,8 @@ import torch
 
 from ans.audio import atomic_write_bytes, write_audio
 
-SAMPLE_RATE = 48_000
 
-
-def spectrogram_png(audio: dict[str, np.ndarray], title: str) -> tuple[bytes, object]:
+def spectrogram_png(audio: dict[str, np.ndarray], title: str, sr: int) -> tuple[bytes, object]:
     """PNG bytes (and the matplotlib figure, closed by the caller) of stacked log spectrograms."""
     from ans.eval.plots import _logspec, _plt
 
@@ -31,7 +29,7 @@ def spectrogram_png(audio: dict[str, np.ndarray], title: str) -> tuple[bytes, ob
     vmax = float(_logspec(audio["clean"]).max()) if "clean" in audio else 0.0
     for ax, (name, x) in zip(np.atleast_1d(axes), audio.items()):
         ax.imshow(_logspec(x), origin="lower", aspect="auto", cmap="magma", vmin=vmax - 90, vmax=vmax,
-                  extent=(0, x.size / SAMPLE_RATE, 0, SAMPLE_RATE / 2000))
+                  extent=(0, x.size / sr, 0, sr / 2000))
         ax.set_ylabel(f"{name}\nkHz")
     np.atleast_1d(axes)[0].set_title(title)
     np.atleast_1d(axes)[-1].set_xlabel("s")
@@ -52,6 +50,7 @@ class ValidationExamples(pl.Callback):
         if ds is None:
             return
         step, out = trainer.global_step, self.dirpath / f"step{trainer.global_step:07d}"
+        sr = pl_module.spec.sample_rate  # the model's rate (16 kHz models write 16 kHz examples)
         was_training = pl_module.training
         pl_module.eval()
         for i in range(min(self.n, len(ds))):
@@ -62,30 +61,30 @@ class ValidationExamples(pl.Callback):
             enhanced = pl_module.features.istft(mask * spec, noisy.shape[-1])[0].cpu().numpy()
             audio = {"noisy": item["noisy"].numpy(), "enhanced": enhanced, "clean": item["clean"].numpy()}
             for name, x in audio.items():
-                write_audio(out / f"{i}_{name}.wav", x)
-            png, fig = spectrogram_png(audio, f"validation item {i}, step {step}")
+                write_audio(out / f"{i}_{name}.wav", x, sr)
+            png, fig = spectrogram_png(audio, f"validation item {i}, step {step}", sr)
             atomic_write_bytes(out / f"{i}.png", png)
-            self._to_loggers(trainer, i, step, audio, fig, png)
+            self._to_loggers(trainer, i, step, audio, fig, png, sr)
             from ans.eval.plots import _plt
 
             _plt().close(fig)
         pl_module.train(was_training)
 
     @staticmethod
-    def _to_loggers(trainer, i, step, audio, fig, png) -> None:
+    def _to_loggers(trainer, i, step, audio, fig, png, sr: int) -> None:
         from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
                 for name, x in audio.items():
                     logger.experiment.add_audio(f"val_examples/{i}_{name}", torch.from_numpy(x)[None],
-                                                step, sample_rate=SAMPLE_RATE)
+                                                step, sample_rate=sr)
                 logger.experiment.add_figure(f"val_examples/{i}_spectrogram", fig, step, close=False)
             elif isinstance(logger, WandbLogger):
                 import wandb
                 from PIL import Image
 
-                logger.experiment.log({f"val_examples/{i}_{name}": wandb.Audio(x, sample_rate=SAMPLE_RATE)
+                logger.experiment.log({f"val_examples/{i}_{name}": wandb.Audio(x, sample_rate=sr)
                                        for name, x in audio.items()}
                                       | {f"val_examples/{i}_spectrogram": wandb.Image(Image.open(io.BytesIO(png)))},
                                       step=step)
