@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import math
 import os
@@ -124,13 +125,26 @@ def resample(x: torch.Tensor, sr_from: int, sr_to: int = SAMPLE_RATE) -> torch.T
     sr_from, sr_to = int(sr_from), int(sr_to)
     if sr_from == sr_to:
         return x
-    import torchaudio.functional as AF  # here, not at the top: the onnx runtime imports this module
-
     g = math.gcd(sr_from, sr_to)
     width = math.ceil(6 * sr_from / (min(sr_from, sr_to) * 0.99))
     if (sr_to // g) * (sr_from // g + 2 * width) <= _MAX_KERNEL:
-        return AF.resample(x, sr_from, sr_to)
+        fast = _torchaudio_resample()
+        if fast is not None:
+            return fast(x, sr_from, sr_to)
     return _resample_direct(x, sr_from, sr_to)
+
+
+@functools.cache
+def _torchaudio_resample():
+    """torchaudio's resample, or None where it cannot load: a PyPI torchaudio wheel beside a CPU
+    torch (`pip install ans[train]`) fails on its CUDA-linked extension; `_resample_direct` is the
+    same filter (tests compare them). Imported here, not at the top: the onnx runtime imports this
+    module."""
+    try:
+        import torchaudio.functional as AF
+    except (ImportError, OSError):
+        return None
+    return AF.resample
 
 
 class SincStreamResampler:

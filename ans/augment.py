@@ -8,19 +8,17 @@ Masked values are set to 0, i.e. the mean of the normalised features.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
-from torchaudio.compliance import kaldi
 
+from ans.runtime.dsp import mel_centres_hz
 from ans.signal_spec import REFERENCE, SignalSpec
 
 
 def first_bin_at(freq_hz: float, spec: SignalSpec = REFERENCE) -> int:
     """Index of the first fbank bin of `spec` whose centre frequency is >= freq_hz."""
-    _, centres = kaldi.get_mel_banks(spec.n_mels, spec.fft_fbank, float(spec.sample_rate), spec.low_freq,
-                                     spec.high_freq, 100.0, -500.0, 1.0)
-    hz = centres.flatten()  # bin centre frequencies in Hz
-    idx = torch.nonzero(hz >= freq_hz)
+    idx = np.flatnonzero(mel_centres_hz(spec) >= freq_hz)
     return int(idx[0]) if len(idx) else spec.n_mels
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchaudio.compliance import kaldi
 
+from ans.runtime.dsp import mel_banks
 from ans.signal_spec import REFERENCE, SignalSpec
 
 _EPS = torch.finfo(torch.float32).eps
@@ -31,6 +31,10 @@ def pad_for_frames(wave: torch.Tensor, spec: SignalSpec = REFERENCE) -> torch.Te
 
 def kaldi_fbank_reference(wave: torch.Tensor, spec: SignalSpec = REFERENCE, dither: float = 0.0) -> torch.Tensor:
     """torchaudio's Kaldi fbank on the padded waveform of one utterance, (N,) -> (T, n_mels)."""
+    # only the tests' reference: torchaudio is not needed to train or enhance (a PyPI torchaudio
+    # wheel beside a CPU torch often cannot load its extension, see scripts/fix_torchaudio.py)
+    from torchaudio.compliance import kaldi
+
     x = pad_for_frames(wave.reshape(1, -1), spec) * spec.input_scale
     return kaldi.fbank(
         x, sample_frequency=spec.sample_rate, frame_length=spec.ms(spec.frame),
@@ -48,9 +52,8 @@ class FeatureExtractor(nn.Module):
         self.spec = SignalSpec.from_dict(spec)
         s = self.spec
         self.dither = float(dither)  # applied only in training mode, as Kaldi's training dither
-        banks, _ = kaldi.get_mel_banks(s.n_mels, s.fft_fbank, float(s.sample_rate), s.low_freq, s.high_freq,
-                                       100.0, -500.0, 1.0)
-        self.register_buffer("mel_banks", F.pad(banks, (0, 1)).float(), persistent=False)
+        # the runtime's numpy filters (one home; equal to torchaudio's get_mel_banks padded by one bin)
+        self.register_buffer("mel_banks", torch.from_numpy(mel_banks(s)), persistent=False)
         self.register_buffer("kaldi_window", torch.hamming_window(s.frame, periodic=False), persistent=False)
         self.register_buffer("stft_window", torch.hamming_window(s.frame, periodic=True), persistent=False)
 

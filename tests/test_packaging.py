@@ -81,3 +81,20 @@ def test_fresh_venv_wheel_without_torch(tmp_path):
     assert sf.info(work / "out.wav").samplerate == 48000
     assert run("ans-live", "--help").returncode == 0
     assert run("ans-enhance", "--version").stdout.strip() == f"ans {ans.__version__}"
+
+
+def test_training_path_without_torchaudio():
+    """`pip install ans[train]` puts a PyPI torchaudio (CUDA-linked extension) beside the CPU torch,
+    where `import torchaudio` fails: features, SpecAugment and resampling must not need it."""
+    code = ("import sys; sys.modules['torchaudio'] = None\n"  # every torchaudio import now fails
+            "import torch\n"
+            "from ans.features import FeatureExtractor\n"
+            "from ans.augment import first_bin_at\n"
+            "from ans.audio import resample\n"
+            "y = resample(torch.ones(1, 16000), 16000, 48000)\n"
+            "f = FeatureExtractor().fbank(torch.zeros(1, 4800))\n"
+            "print(first_bin_at(2000.0), tuple(y.shape), tuple(f.shape))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["45", "(1,", "48000)", "(1,", "6,", "120)"]

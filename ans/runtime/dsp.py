@@ -35,6 +35,13 @@ def mel_banks(spec: SignalSpec = REFERENCE) -> np.ndarray:
     return np.pad(banks, ((0, 0), (0, 1)))
 
 
+def mel_centres_hz(spec: SignalSpec = REFERENCE) -> np.ndarray:
+    """Centre frequency (Hz) of each mel filter of `mel_banks` (torchaudio's second return value)."""
+    lo, hi = _mel(spec.low_freq), _mel(spec.high_freq)
+    centre = lo + (np.arange(spec.n_mels) + 1) * (hi - lo) / (spec.n_mels + 1)
+    return 700.0 * (np.exp(centre / 1127.0) - 1.0)
+
+
 def hamming(n: int, periodic: bool) -> np.ndarray:
     d = n if periodic else n - 1
     return (0.54 - 0.46 * np.cos(2 * np.pi * np.arange(n) / d)).astype(np.float32)
