@@ -15,11 +15,12 @@ import numpy as np
 import soundfile as sf
 
 from ans.errors import AnsError, reason
+from ans.signal_spec import REFERENCE
 
 if TYPE_CHECKING:
     import torch
 
-SAMPLE_RATE = 48_000
+SAMPLE_RATE = REFERENCE.sample_rate  # the shipped models' rate (ans.signal_spec)
 MIN_SAMPLE_RATE = 8_000
 
 

@@ -41,7 +41,9 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import correlate, firwin, get_window, resample_poly
 
-SAMPLE_RATE = 48_000
+from ans.signal_spec import REFERENCE
+
+SAMPLE_RATE = REFERENCE.sample_rate  # the shipped models' rate (ans.signal_spec)
 PESQ_WB_RATE = 16_000
 PESQ_NB_RATE = 8_000
 DNSMOS_RATE = 16_000

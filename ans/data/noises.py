@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
+from ans.signal_spec import REFERENCE
+
 
 def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
@@ -33,7 +35,7 @@ def rms(x: np.ndarray) -> float:
 COLOUR_EXPONENTS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
 
 
-def shaped_noise(rng: np.random.Generator, n: int, exponent: float, sr: int = 48_000,
+def shaped_noise(rng: np.random.Generator, n: int, exponent: float, sr: int = REFERENCE.sample_rate,
                  lowpass_hz: float | None = None) -> np.ndarray:
     """Gaussian noise (n >= 2) whose power spectrum falls as 1/f**exponent (0 white, 1 pink,
     2 brown), without DC, optionally rolled off above lowpass_hz; not normalised."""
@@ -55,7 +57,7 @@ def coloured_noise(rng: np.random.Generator, n: int, colour: str = "white") -> n
     return y / (rms(y) + 1e-12)
 
 
-def synthetic_rir(rng: np.random.Generator, sr: int = 48_000, rt60: float = 0.3,
+def synthetic_rir(rng: np.random.Generator, sr: int = REFERENCE.sample_rate, rt60: float = 0.3,
                   seconds: float | None = None, predelay: float = 0.0,
                   band: tuple[float, float] | None = None) -> np.ndarray:
     """Exponentially decaying Gaussian noise (-60 dB after rt60 s) with a unit direct path.
@@ -93,7 +95,7 @@ def babble(talkers: list[np.ndarray], rng: np.random.Generator, spread_db: float
     return out
 
 
-def ring_tones(rng: np.random.Generator, n: int, sr: int = 48_000) -> np.ndarray:
+def ring_tones(rng: np.random.Generator, n: int, sr: int = REFERENCE.sample_rate) -> np.ndarray:
     """Synthetic ringtone / alert: repeated tone patterns (used when a split has no ring file)."""
     x = np.zeros(n)
     freqs = rng.choice([440.0, 480.0, 523.3, 659.3, 784.0, 880.0, 1046.5, 1400.0, 2100.0],
@@ -113,7 +115,7 @@ def ring_tones(rng: np.random.Generator, n: int, sr: int = 48_000) -> np.ndarray
     return x / (rms(x) + 1e-12)
 
 
-def howl(x: np.ndarray, rng: np.random.Generator, sr: int = 48_000,
+def howl(x: np.ndarray, rng: np.random.Generator, sr: int = REFERENCE.sample_rate,
          delay: tuple[float, float] = (0.010, 0.040), rt60: tuple[float, float] = (0.15, 0.5),
          rir_seconds: float = 0.05, margin: tuple[float, float] = (1.02, 1.25),
          clip_db: tuple[float, float] = (0.0, 12.0),

@@ -30,9 +30,10 @@ import numpy as np
 from ans.config import CONFIG_DIR
 from ans.errors import AnsError
 from ans.eval.inputs import _resolve, find_models, load_test_set, system_specs
+from ans.signal_spec import REFERENCE
 
 __all__ = ["evaluate", "evaluate_file", "find_models", "load_test_set", "run", "system_specs"]
-SAMPLE_RATE = 48_000
+SAMPLE_RATE = REFERENCE.sample_rate  # the shipped models' rate (ans.signal_spec)
 NO_REF_METRICS = ("dnsmos",)
 
 

@@ -16,8 +16,9 @@ import numpy as np
 
 from ans.audio import atomic_write_bytes
 from ans.metrics import METRIC_LABELS as LABELS
+from ans.signal_spec import REFERENCE
 
-SAMPLE_RATE = 48_000
+SAMPLE_RATE = REFERENCE.sample_rate  # the shipped models' rate (ans.signal_spec)
 
 
 def _plt():

@@ -47,6 +47,7 @@ from ans.data.corpus import Corpus
 from ans.data.simconfig import CATEGORIES, SNR_BANDS, SOURCE_RATES, SimConfig, snr_band_label
 from ans.data.simulate import Simulator
 from ans.errors import AnsError
+from ans.signal_spec import REFERENCE
 
 PROFILES = {
     # the demo test set keeps wave 1's conditions (no room, EQ or microphone low-pass), so its
@@ -60,7 +61,7 @@ PROFILES = {
 FIELDS = ("name", "category", "snr_db", "snr_band", "source_rate", "rate_drawn", "duration_s",
           "speech_id", "noise_id", "seed", "epoch", "index")
 MAX_ATTEMPTS = 8
-SAMPLE_RATE = 48_000
+SAMPLE_RATE = REFERENCE.sample_rate  # the shipped models' rate (ans.signal_spec)
 
 
 def plan(i: int, bands=SNR_BANDS, rates=SOURCE_RATES) -> tuple[str, tuple[float, float], int]:
