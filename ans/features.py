@@ -110,10 +110,11 @@ class FeatureExtractor(nn.Module):
             out = full[:, s.hop:s.hop + length]
         return out[0] if squeeze else out
 
-    def apply_mask(self, mask: torch.Tensor, wave: torch.Tensor) -> torch.Tensor:
+    def apply_mask(self, mask: torch.Tensor, wave: torch.Tensor, spec: torch.Tensor | None = None) -> torch.Tensor:
         """The one mask -> waveform path of training, validation and the oracle: mask (B, T, n_bins)
-        times the STFT of `wave` (B, N), inverse STFT back to (B, N)."""
-        return self.istft(mask * self.stft(wave), wave.shape[-1])
+        times the STFT of `wave` (B, N) (`spec`, when the caller already has it), inverse STFT back
+        to (B, N)."""
+        return self.istft(mask * (self.stft(wave) if spec is None else spec), wave.shape[-1])
 
     def synthesis_frame(self, spec_frame: torch.Tensor) -> torch.Tensor:
         """One masked complex frame (..., n_bins) -> windowed time frame (..., frame) for streaming OLA."""

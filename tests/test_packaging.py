@@ -57,7 +57,8 @@ def test_help_is_fast(module):
 @pytest.mark.slow
 def test_fresh_venv_wheel_without_torch(tmp_path):
     """Done-when of the delivery issue: build the wheel, install it (no torch) into a fresh venv,
-    enhance a file from an empty folder with the bundled model, `ans-live --help`."""
+    enhance a file from an empty folder with the bundled model, `ans-live --help`; then add
+    `[train]` and train from that empty folder."""
     dist = tmp_path / "dist"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
                     str(dist), str(REPO)], check=True, timeout=600)
@@ -81,6 +82,14 @@ def test_fresh_venv_wheel_without_torch(tmp_path):
     assert sf.info(work / "out.wav").samplerate == 48000
     assert run("ans-live", "--help").returncode == 0
     assert run("ans-enhance", "--version").stdout.strip() == f"ans {ans.__version__}"
+    # + [train] (the README's recipe: the torch build first, then the extra, constrained): a
+    # training from an empty folder writes ./outputs/teacher/<run>/model.pt
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "torch==2.13.0"], check=True, timeout=900)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-c", str(REPO / "constraints.txt"),
+                    f"{wheel}[train]"], check=True, timeout=900)
+    r = run("ans-train", "teacher", "debug=fast", "model=teacher_tiny", "run_name=w")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (work / "outputs" / "teacher" / "w" / "model.pt").is_file()
 
 
 def test_training_path_without_torchaudio():

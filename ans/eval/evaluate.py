@@ -69,7 +69,7 @@ def _oracle_psm(noisy: np.ndarray, clean: np.ndarray) -> np.ndarray:
     with torch.inference_mode():
         y, s = torch.from_numpy(noisy).float(), torch.from_numpy(clean).float()
         spec_y = fe.stft(y)
-        return fe.istft(psm(fe.stft(s), spec_y) * spec_y, y.numel()).numpy()
+        return fe.apply_mask(psm(fe.stft(s), spec_y), y, spec_y).numpy()
 
 
 def _score(clean: np.ndarray | None, est: np.ndarray) -> dict[str, float]:

@@ -106,8 +106,7 @@ class MaskModule(pl.LightningModule):
         from ans.metrics import compute_metrics
 
         n = min(self.val_metric_items, pred.shape[0])
-        length = batch["noisy"].shape[-1]
-        est = self.features.istft(pred[:n].float() * prep["noisy_spec"][:n], length)  # = apply_mask
+        est = self.features.apply_mask(pred[:n].float(), batch["noisy"][:n], prep["noisy_spec"][:n])
         scores = {"pesq_wb": [], "stoi": [], "pesq_wb_noisy": [], "stoi_noisy": []}
         sr = self.spec.sample_rate
         for i in range(n):

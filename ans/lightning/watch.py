@@ -56,9 +56,8 @@ class ValidationExamples(pl.Callback):
         for i in range(min(self.n, len(ds))):
             item = ds[i]
             noisy = item["noisy"][None].float().to(pl_module.device)
-            spec = pl_module.features.stft(noisy)
             mask = pl_module(pl_module.features.fbank(noisy))
-            enhanced = pl_module.features.istft(mask * spec, noisy.shape[-1])[0].cpu().numpy()
+            enhanced = pl_module.features.apply_mask(mask, noisy)[0].cpu().numpy()
             audio = {"noisy": item["noisy"].numpy(), "enhanced": enhanced, "clean": item["clean"].numpy()}
             for name, x in audio.items():
                 write_audio(out / f"{i}_{name}.wav", x, sr)
