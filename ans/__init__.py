@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 
 from ans.errors import AnsError
@@ -65,9 +64,8 @@ class _Pipeline:
 
     def __call__(self, input, output_path=None, sample_rate: int | None = None) -> dict:
         import numpy as np
-        import soundfile as sf
 
-        from ans.audio import read_audio
+        from ans.audio import pcm16_bytes, read_audio
         from ans.enhance import is_same_file, load_input, publish, subtype_for
 
         if hasattr(input, "read") and not isinstance(input, str | os.PathLike):  # an open binary file
@@ -96,12 +94,10 @@ class _Pipeline:
         out_subtype = subtype_for(_path(output_path), "PCM_16") if output_path is not None else None
         y = self.enhancer.enhance(x, sr, name=label, keep_rate=self.keep_rate)
         out_sr = int(sr) if self.keep_rate else self.enhancer.sample_rate
-        buf = io.BytesIO()
-        sf.write(buf, np.clip(y, -1.0, 1.0), out_sr, format="RAW", subtype="PCM_16", endian="LITTLE")
         if output_path is not None:
             out = _path(output_path)
             publish(out, y, out_subtype, overwrite=True, sr=out_sr)  # OS errors -> one AnsError line
-        return {"output_pcm": buf.getvalue(), "output_wav": y, "sample_rate": out_sr}
+        return {"output_pcm": pcm16_bytes(y, out_sr, "RAW"), "output_wav": y, "sample_rate": out_sr}
 
 
 def _path(p):

@@ -62,7 +62,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ans import SERVICE_MAX_BYTES
-from ans.audio import read_audio
+from ans.audio import pcm16_bytes, read_audio
 from ans.enhance import DEFAULT_MODEL, REPO_ROOT, Enhancer, check_wav_complete
 from ans.errors import AnsError
 
@@ -244,14 +244,6 @@ def spectrogram_png(noisy: np.ndarray, sr: int, enhanced: np.ndarray, out_sr: in
     return buf.getvalue()
 
 
-def wav_bytes(y: np.ndarray, sr: int) -> bytes:
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(y, -1.0, 1.0), sr, subtype="PCM_16", format="WAV")
-    return buf.getvalue()
-
-
 def parse_atten(value: str) -> float | None:
     """The form's atten_lim_db: empty = no limit (as the CLI without --atten-lim-db)."""
     from ans.runtime.model import atten_floor
@@ -361,7 +353,7 @@ def create_app(models: list[Path], root: Path | None = REPO_ROOT, max_bytes: int
             out_sr = sr if keep_rate else enh.sample_rate
             png = spectrogram_png(x, sr, y, out_sr)
             rid = uuid.uuid4().hex[:12]
-            results[rid] = {"wav": wav_bytes(y, out_sr), "png": png, "filename": f"{Path(name).stem}_enhanced.wav"}
+            results[rid] = {"wav": pcm16_bytes(y, out_sr), "png": png, "filename": f"{Path(name).stem}_enhanced.wav"}
             while len(results) > KEEP_RESULTS:
                 results.popitem(last=False)
         duration = len(x) / sr

@@ -227,6 +227,14 @@ def _resample_direct(x: torch.Tensor, sr_from: int, sr_to: int, lowpass_filter_w
     return out.to(x.dtype).reshape(*shape, n_out)
 
 
+def pcm16_bytes(y: np.ndarray, sr: int, container: str = "WAV") -> bytes:
+    """16-bit PCM of [-1, 1] audio (clipped) in memory: a WAV file, or headerless little-endian
+    samples with container="RAW" (the reference service's `output_pcm`)."""
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(y, -1.0, 1.0), int(sr), format=container, subtype="PCM_16", endian="LITTLE")
+    return buf.getvalue()
+
+
 def write_audio(path: str | os.PathLike, x: np.ndarray | torch.Tensor, sr: int = SAMPLE_RATE,
                 subtype: str = "PCM_16") -> Path:
     """Write a wav atomically: a temp file in the same folder, then rename over the target."""
