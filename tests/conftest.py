@@ -47,3 +47,16 @@ def _restore_denormals():
     CPU state would break hypothesis's float strategies in later tests, so undo it after each."""
     yield
     torch.set_flush_denormal(False)
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """An untrained, seeded student model.pt laid out as pretrained/student/ (the web app tests)."""
+    import torch
+
+    from ans.checkpoint import build_model, save_model
+    from ans.features import Normalizer
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("app") / "pretrained" / "student" / "model.pt"
+    return save_model(path, build_model("ans.models.student.DFSMN"), "student", Normalizer())

@@ -7,16 +7,13 @@ import io
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from ans.app import create_app, find_models  # noqa: E402
-from ans.checkpoint import build_model, save_model  # noqa: E402
 from ans.enhance import output_length  # noqa: E402
-from ans.features import Normalizer  # noqa: E402
 
 
 def wav(x, sr, fmt="WAV", subtype=None) -> bytes:
@@ -29,13 +26,6 @@ def tone(sr=16000, seconds=1.5, seed=0):
     t = np.arange(int(sr * seconds)) / sr
     return (0.3 * np.sin(2 * np.pi * 440 * t)
             + 0.05 * np.random.default_rng(seed).standard_normal(t.size)).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("app") / "pretrained" / "student" / "model.pt"
-    return save_model(path, build_model("ans.models.student.DFSMN"), "student", Normalizer())
 
 
 @pytest.fixture(scope="module")

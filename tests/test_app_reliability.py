@@ -10,16 +10,13 @@ import urllib.parse
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from ans.app import content_disposition, create_app  # noqa: E402
-from ans.checkpoint import build_model, save_model  # noqa: E402
 from ans.enhance import Enhancer  # noqa: E402
-from ans.features import Normalizer  # noqa: E402
 
 BASE = "http://127.0.0.1:7860"
 
@@ -32,13 +29,6 @@ def audio(x, sr, fmt="WAV", subtype="PCM_16") -> bytes:
 
 def noise(sr=16000, seconds=1.0, seed=0):
     return (0.1 * np.random.default_rng(seed).standard_normal(int(sr * seconds))).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("app") / "pretrained" / "student" / "model.pt"
-    return save_model(path, build_model("ans.models.student.DFSMN"), "student", Normalizer())
 
 
 @pytest.fixture(scope="module")
