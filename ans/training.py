@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 from pathlib import Path
 
@@ -16,12 +15,8 @@ from ans.errors import AnsError
 from ans.lightning.callbacks import AtomicCheckpointIO, ExportModel
 from ans.lightning.distill_module import DistillModule
 from ans.lightning.mask_module import MaskModule
+from ans.paths import newest
 from ans.rundir import first_missing, holds_lock, lock_run_dir, release_run_dir, remove_leftovers
-
-
-def newest(pattern: str) -> str | None:
-    found = [p for p in glob.glob(pattern) if os.path.isfile(p)]
-    return max(found, key=os.path.getmtime) if found else None
 
 
 def resolve_resume(cfg: DictConfig) -> str | None:
