@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -113,120 +111,6 @@ def check_waveform(x: np.ndarray, sr: int, label: str = "<array>") -> np.ndarray
     return x
 
 
-_MAX_KERNEL = 1 << 18  # torchaudio kernel elements (1 MB) above which the direct path is used
-
-
-def resample(x: torch.Tensor, sr_from: int, sr_to: int = SAMPLE_RATE) -> torch.Tensor:
-    """Band-limited resampling (torchaudio's windowed sinc); identity when rates match.
-
-    torchaudio builds one kernel row per output phase: (sr_to/g) x (sr_from/g) for g = gcd, so
-    a rate like 44101 Hz would need an 8 GB kernel. Such ratios use `_resample_direct`, the same
-    filter evaluated per output sample (bounded memory, same output length).
-    """
-    sr_from, sr_to = int(sr_from), int(sr_to)
-    if sr_from == sr_to:
-        return x
-    g = math.gcd(sr_from, sr_to)
-    width = math.ceil(6 * sr_from / (min(sr_from, sr_to) * 0.99))
-    if (sr_to // g) * (sr_from // g + 2 * width) <= _MAX_KERNEL:
-        fast = _torchaudio_resample()
-        if fast is not None:
-            return fast(x, sr_from, sr_to)
-    return _resample_direct(x, sr_from, sr_to)
-
-
-@functools.cache
-def _torchaudio_resample():
-    """torchaudio's resample, or None where it cannot load: a PyPI torchaudio wheel beside a CPU
-    torch (`pip install ans[train]`) fails on its CUDA-linked extension; `_resample_direct` is the
-    same filter (tests compare them). Imported here, not at the top: the onnx runtime imports this
-    module."""
-    try:
-        import torchaudio.functional as AF
-    except (ImportError, OSError):
-        return None
-    return AF.resample
-
-
-class SincStreamResampler:
-    """`resample` of a long signal pushed in blocks, with the whole-signal result (to float
-    rounding) and exactly `total_out` samples over the stream (trimmed, or zero-padded at
-    `finish`); bounded memory. The output grid repeats every p_out = sr_to/g samples (p_in =
-    sr_from/g input samples, g = gcd), so blocks of whole periods computed with `ctx` periods
-    of input on each side (zeros before the start and after the end, as the whole-signal
-    padding) give the same samples as the whole signal."""
-
-    def __init__(self, sr_from: int, sr_to: int, total_out: int):
-        self.sr_from, self.sr_to, self.total, self.done = int(sr_from), int(sr_to), int(total_out), 0
-        g = math.gcd(self.sr_from, self.sr_to)
-        self.p_in, self.p_out = self.sr_from // g, self.sr_to // g
-        width = math.ceil(6 * self.sr_from / (min(self.sr_from, self.sr_to) * 0.99)) + 2  # sinc half width
-        self.ctx = -(-width // self.p_in) + 1
-        self.per = max(4 * self.ctx, (1 << 16) // self.p_in)  # periods per resample call
-        self.buf = np.zeros(self.ctx * self.p_in, np.float32)  # starts at input sample (next - ctx) * p_in
-        self.next = 0  # next output period to compute
-
-    def _cap(self, y: np.ndarray) -> np.ndarray:
-        y = y[:max(0, self.total - self.done)]
-        self.done += y.size
-        return y
-
-    def _run(self) -> np.ndarray:
-        import torch
-
-        out = []
-        while (k := min(self.buf.size // self.p_in - 2 * self.ctx, self.per)) > 0:
-            seg = torch.from_numpy(self.buf[:(k + 2 * self.ctx) * self.p_in])
-            out.append(resample(seg, self.sr_from, self.sr_to)[self.ctx * self.p_out:(self.ctx + k) * self.p_out]
-                       .numpy())
-            self.buf, self.next = self.buf[k * self.p_in:], self.next + k
-        return np.concatenate(out) if out else np.zeros(0, np.float32)
-
-    def push(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, np.float32)
-        if self.sr_from == self.sr_to:
-            return self._cap(x)
-        self.buf = np.concatenate([self.buf, x])
-        return self._cap(self._run())
-
-    def finish(self) -> np.ndarray:
-        y = np.zeros(0, np.float32)
-        if self.sr_from != self.sr_to:
-            periods = -(-self.total // self.p_out) - self.next  # still to compute
-            need = (max(periods, 0) + 2 * self.ctx) * self.p_in
-            self.buf = np.concatenate([self.buf, np.zeros(max(0, need - self.buf.size), np.float32)])
-            y = self._cap(self._run())
-        pad = np.zeros(self.total - self.done, np.float32)
-        self.done = self.total
-        return np.concatenate([y, pad])
-
-
-def _resample_direct(x: torch.Tensor, sr_from: int, sr_to: int, lowpass_filter_width: int = 6,
-                     rolloff: float = 0.99, chunk: int = 1 << 14) -> torch.Tensor:
-    """torchaudio's sinc_interp_hann resampler computed per output sample, in chunks."""
-    import torch
-
-    shape, n = x.shape[:-1], x.shape[-1]
-    flat = x.reshape(-1, n).to(torch.float32)
-    n_out = -(-sr_to * n // sr_from)  # ceil, as torchaudio
-    base = min(sr_from, sr_to) * rolloff
-    width = math.ceil(lowpass_filter_width * sr_from / base)
-    padded = torch.nn.functional.pad(flat, (width + 1, width + 2))
-    taps = torch.arange(-width, width + 2, dtype=torch.int64)
-    out = flat.new_empty(flat.shape[0], n_out)
-    for k0 in range(0, n_out, chunk):
-        k = torch.arange(k0, min(n_out, k0 + chunk), dtype=torch.int64)
-        pos = k * sr_from
-        i0, frac = pos // sr_to, (pos % sr_to).to(torch.float64) / sr_to
-        t = ((taps[None, :] - frac[:, None]) * (base / sr_from)).clamp(
-            -lowpass_filter_width, lowpass_filter_width).to(torch.float32)
-        window = torch.cos(t * (math.pi / lowpass_filter_width / 2)) ** 2
-        kernel = torch.sinc(t) * window * (base / sr_from)
-        idx = i0[:, None] + taps[None, :] + width + 1
-        out[:, k0:k0 + k.numel()] = (padded[:, idx] * kernel).sum(-1)
-    return out.to(x.dtype).reshape(*shape, n_out)
-
-
 def pcm16_bytes(y: np.ndarray, sr: int, container: str = "WAV") -> bytes:
     """16-bit PCM of [-1, 1] audio (clipped) in memory: a WAV file, or headerless little-endian
     samples with container="RAW" (the reference service's `output_pcm`)."""
@@ -259,18 +143,36 @@ def _default_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_target(path: Path):
-    """Yield a temp path beside `path`; on success it is renamed over `path`, else removed."""
+def atomic_target(path: Path, overwrite: bool = True):
+    """Yield a temp path beside `path` (the one atomic writer: reports, checkpoints, audio, the
+    enhancer's outputs); on success it is moved to `path`, else removed. Without overwrite the
+    move is a hard link, which fails with FileExistsError instead of replacing a file another
+    process put there first (a rename where the filesystem has no hard links)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield tmp
         os.chmod(tmp, _default_mode())
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise
+            except OSError:  # no hard links on this filesystem
+                if path.exists():
+                    raise FileExistsError(path) from None
+                os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
+        try:
             os.remove(tmp)
+        except FileNotFoundError:  # moved into place
+            pass
+        except OSError:  # e.g. the folder itself is gone or unreadable: nothing was left there
+            pass
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
-import torch
 
-from ans.audio import SAMPLE_RATE, check_waveform, resample
+from ans.audio import SAMPLE_RATE, check_waveform
 from ans.errors import AnsError
+from ans.runtime.resample import resample
 
 _FLOAT_P = ctypes.POINTER(ctypes.c_float)
 
@@ -61,7 +61,7 @@ def to_48k(x: np.ndarray, sr: int, label: str = "<array>") -> np.ndarray:
     """Validated mono float32 at 48 kHz (channel 0 of multi-channel input)."""
     x = check_waveform(x, int(sr), label)
     if int(sr) != SAMPLE_RATE and x.size:
-        x = resample(torch.from_numpy(np.ascontiguousarray(x)), int(sr), SAMPLE_RATE).numpy()
+        x = resample(x, int(sr), SAMPLE_RATE)
     return np.ascontiguousarray(x, dtype=np.float32)
 
 

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ans.audio import check_waveform, read_audio, resample
+from ans.audio import check_waveform, read_audio
 from ans.errors import AnsError
 from ans.runtime.fileio import (  # the one home of the file side; re-exported for ans.pipeline and the app
     OUTPUT_FORMATS,
@@ -63,6 +63,7 @@ from ans.runtime.fileio import (  # the one home of the file side; re-exported f
     publish,
     subtype_for,
 )
+from ans.runtime.resample import resample
 from ans.signal_spec import REFERENCE
 
 # torch, ans.checkpoint, ans.model and ans.features are imported inside Enhancer: the CLI's
@@ -220,9 +221,7 @@ class Enhancer:
         rate, same duration (keep_rate: back at `sr`, resampled with soxr)."""
         y = self._enhance(x, sr, name)
         if keep_rate and int(sr) != self.sample_rate:
-            from ans.runtime.resample import resample as soxr_resample
-
-            y = soxr_resample(y, self.sample_rate, int(sr))
+            y = resample(y, self.sample_rate, int(sr))
             n = check_waveform(x, sr, name).size
             y = np.pad(y[:n], (0, max(0, n - y.size)))
         return y
@@ -240,7 +239,7 @@ class Enhancer:
         if peak > 1.0:  # beyond full scale: enhance at peak 1, scale back (module docstring)
             x = x / np.float32(peak)
         with torch.inference_mode():
-            wave = resample(torch.from_numpy(np.ascontiguousarray(x)), int(sr), self.sample_rate)
+            wave = torch.from_numpy(np.ascontiguousarray(resample(x, int(sr), self.sample_rate)))
             if wave.shape[-1] != n_out:
                 wave = torch.nn.functional.pad(wave[:n_out], (0, max(0, n_out - wave.shape[-1])))
             y = self.enhance_native(wave).numpy().astype(np.float32, copy=False)
@@ -265,12 +264,6 @@ class Enhancer:
         from ans.runtime.offline import FrameEngine
 
         return FrameEngine(_TorchGraph(self), _TorchDsp(self.fe), self.floor, BLOCK)
-
-    def upsampler(self, sr: int, total: int):
-        """`resample` to the model's rate (what `enhance` uses), pushed in blocks."""
-        from ans.audio import SincStreamResampler
-
-        return SincStreamResampler(sr, self.sample_rate, total)
 
     def streaming(self):
         """A StreamingEnhancer sharing this (streamable) model."""

@@ -35,12 +35,12 @@ import os
 import threading
 import warnings
 from collections.abc import Iterable
-from math import gcd
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import correlate, firwin, get_window, resample_poly
+from scipy.signal import correlate, get_window
 
+from ans.runtime.resample import resample
 from ans.signal_spec import REFERENCE
 
 SAMPLE_RATE = REFERENCE.sample_rate  # the shipped models' rate (ans.signal_spec)
@@ -74,25 +74,9 @@ METRIC_LABELS: dict[str, str] = {
 NAN = float("nan")
 
 
-# --------------------------------------------------------------------------- resampling
-@functools.lru_cache(maxsize=32)
-def _poly_filter(sr_from: int, sr_to: int) -> tuple[int, int, np.ndarray]:
-    """(up, down, FIR taps) for a polyphase resampler; designed once per rate pair."""
-    g = gcd(int(sr_from), int(sr_to))
-    up, down = int(sr_to) // g, int(sr_from) // g
-    max_rate = max(up, down)
-    taps = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
-    taps.setflags(write=False)
-    return up, down, taps
-
-
-def resample_np(x: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
-    """Polyphase (scipy) resampling of a 1-D float array with a cached anti-alias filter."""
-    x = np.asarray(x, dtype=np.float64)
-    if int(sr_from) == int(sr_to) or x.size == 0:
-        return x
-    up, down, taps = _poly_filter(int(sr_from), int(sr_to))
-    return resample_poly(x, up, down, window=taps)
+def _to_rate(x: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
+    """float64 copy of a 1-D signal at sr_to (the one resampler, ans.runtime.resample)."""
+    return resample(np.asarray(x, dtype=np.float64), sr_from, sr_to)
 
 
 def _as_1d(x: np.ndarray) -> np.ndarray:
@@ -145,13 +129,13 @@ def _pesq_at(ref: np.ndarray, deg: np.ndarray, rate: int, mode: str) -> float:
 def pesq_wb(clean: np.ndarray, est: np.ndarray, sr: int = SAMPLE_RATE) -> float:
     """PESQ wide-band (P.862.2) at 16 kHz; NaN when PESQ fails on this file."""
     c, e = _pair(clean, est)
-    return _pesq_at(resample_np(c, sr, PESQ_WB_RATE), resample_np(e, sr, PESQ_WB_RATE), PESQ_WB_RATE, "wb")
+    return _pesq_at(_to_rate(c, sr, PESQ_WB_RATE), _to_rate(e, sr, PESQ_WB_RATE), PESQ_WB_RATE, "wb")
 
 
 def pesq_nb(clean: np.ndarray, est: np.ndarray, sr: int = SAMPLE_RATE) -> float:
     """PESQ narrow-band (P.862, raw MOS-LQO mapping of the `pesq` package) at 8 kHz; NaN on failure."""
     c, e = _pair(clean, est)
-    return _pesq_at(resample_np(c, sr, PESQ_NB_RATE), resample_np(e, sr, PESQ_NB_RATE), PESQ_NB_RATE, "nb")
+    return _pesq_at(_to_rate(c, sr, PESQ_NB_RATE), _to_rate(e, sr, PESQ_NB_RATE), PESQ_NB_RATE, "nb")
 
 
 def stoi(clean: np.ndarray, est: np.ndarray, sr: int = SAMPLE_RATE, extended: bool = False) -> float:
@@ -329,7 +313,7 @@ def dnsmos_16k(x16: np.ndarray) -> dict[str, float]:
 
 def dnsmos_only(x: np.ndarray, sr: int = SAMPLE_RATE) -> dict[str, float]:
     """No-reference mode: DNSMOS SIG/BAK/OVRL/P808 of one waveform at any rate."""
-    return dnsmos_16k(resample_np(_as_1d(x), sr, DNSMOS_RATE))
+    return dnsmos_16k(_to_rate(_as_1d(x), sr, DNSMOS_RATE))
 
 
 # --------------------------------------------------------------------------- all together
@@ -348,10 +332,10 @@ def compute_metrics(clean: np.ndarray, est: np.ndarray, sr: int = SAMPLE_RATE,
     out: dict[str, float] = {}
     e16 = None
     if "pesq_wb" in which or "dnsmos" in which or "composite" in which:
-        e16 = resample_np(e, sr, PESQ_WB_RATE)
+        e16 = _to_rate(e, sr, PESQ_WB_RATE)
     for name in which:
         if name == "pesq_wb":
-            out["pesq_wb"] = _pesq_at(resample_np(c, sr, PESQ_WB_RATE), e16, PESQ_WB_RATE, "wb")
+            out["pesq_wb"] = _pesq_at(_to_rate(c, sr, PESQ_WB_RATE), e16, PESQ_WB_RATE, "wb")
         elif name == "pesq_nb":
             out["pesq_nb"] = pesq_nb(c, e, sr)
         elif name == "stoi":
@@ -367,7 +351,7 @@ def compute_metrics(clean: np.ndarray, est: np.ndarray, sr: int = SAMPLE_RATE,
         elif name == "composite":  # needs PESQ-WB of the same pair: reuse it when computed
             from ans.composite import composite
 
-            c16 = resample_np(c, sr, PESQ_WB_RATE)
+            c16 = _to_rate(c, sr, PESQ_WB_RATE)
             p = out["pesq_wb"] if "pesq_wb" in out else _pesq_at(c16, e16, PESQ_WB_RATE, "wb")
             out.update(composite(c16, e16, p))
     return out

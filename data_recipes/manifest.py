@@ -17,13 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import soundfile as sf
 
-from ans.audio import atomic_write_text
+from ans.audio import atomic_target, atomic_write_text
 from ans.errors import AnsError
 
 SPLITS = ("train", "valid", "test")
@@ -87,7 +86,7 @@ def audio_line(root: Path, path: Path, *, kind: str, split: str | None = None,
 
 
 class ManifestWriter:
-    """Stream JSONL lines to `<path>.tmp`; renamed over `path` only when the block succeeds."""
+    """Stream JSONL lines to a temp file beside `path`; moved over `path` only when the block succeeds."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -95,9 +94,8 @@ class ManifestWriter:
         self.seconds = 0.0
 
     def __enter__(self) -> ManifestWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        self._f = os.fdopen(fd, "w", encoding="utf-8")
+        self._target = atomic_target(self.path)  # the one atomic writer (ans.audio)
+        self._f = open(self._target.__enter__(), "w", encoding="utf-8")
         return self
 
     def write(self, line: dict) -> None:
@@ -107,10 +105,7 @@ class ManifestWriter:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self._f.close()
-        if exc_type is None:
-            os.replace(self._tmp, self.path)
-        elif os.path.exists(self._tmp):
-            os.remove(self._tmp)
+        self._target.__exit__(exc_type, exc, tb)
 
 
 def _extra(line: dict) -> dict:

@@ -17,9 +17,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ans.audio import read_audio, resample  # noqa: E402
+from ans.audio import SAMPLE_RATE, read_audio  # noqa: E402
 from ans.data.noises import howl  # noqa: E402
 from ans.data.toy_corpus import make_toy_corpus  # noqa: E402
+from ans.runtime.resample import resample  # noqa: E402
 
 
 def main() -> None:
@@ -33,15 +34,13 @@ def main() -> None:
         import json
 
         x, sr = read_audio(root / json.loads(first)["path"])
-    import torch
-
-    x = resample(torch.from_numpy(x), sr, 48_000).numpy().astype(np.float64)[: 4 * 48_000]
+    x = resample(x, sr, SAMPLE_RATE).astype(np.float64)[: 4 * SAMPLE_RATE]
     y, params = howl(x, np.random.default_rng(args.seed))
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
     for ax, sig, title in ((axes[0], x, "talker"),
                            (axes[1], y, f"through the feedback loop (delay {params['delay_s'] * 1e3:.0f} ms, "
                                         f"loop gain x{params['loop_margin']:.2f} of instability)")):
-        ax.specgram(sig, NFFT=1024, Fs=48_000, noverlap=512, cmap="magma", vmin=-150)
+        ax.specgram(sig, NFFT=1024, Fs=SAMPLE_RATE, noverlap=512, cmap="magma", vmin=-150)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("time (s)")
         ax.set_ylim(0, 8000)

@@ -54,7 +54,7 @@ def cli(*args, **kw) -> subprocess.Popen | subprocess.CompletedProcess:
 
 
 def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.rglob("*") if ".part" in p.name or p.name.endswith(".tmp"))
+    return sorted(p.name for p in folder.rglob("*") if p.name.endswith(".tmp"))  # ans.audio.atomic_target
 
 
 # ----------------------------------------------------------------- item 14: blocks = whole file
@@ -233,9 +233,9 @@ def test_folder_mp3_opus_and_rerun_skips(tmp_path):
 
 
 # --------------------------------------------------------------------- item 10: Ctrl-C/SIGTERM
-def _wait_for_part(folder: Path, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+def _wait_for_temp(folder: Path, proc: subprocess.Popen, timeout: float = 120.0) -> None:
     start = time.monotonic()
-    while not any(".part" in p.name for p in folder.rglob("*")):
+    while not leftovers(folder):
         assert proc.poll() is None, proc.stderr.read()
         assert time.monotonic() - start < timeout, "no temp file appeared"
         time.sleep(0.005)
@@ -251,7 +251,7 @@ def test_signal_mid_write_is_clean(tmp_path, sig, code, word):
         sf.write(src / f"{i}.wav", np.tile(noise(48000 * 5, seed=i), 12), 48000)  # 60 s each
     dst = tmp_path / "out"
     proc = cli(src, "-o", dst, background=True)
-    _wait_for_part(dst, proc)
+    _wait_for_temp(dst, proc)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err

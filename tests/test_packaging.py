@@ -99,8 +99,9 @@ def test_training_path_without_torchaudio():
             "import torch\n"
             "from ans.features import FeatureExtractor\n"
             "from ans.augment import first_bin_at\n"
-            "from ans.audio import resample\n"
-            "y = resample(torch.ones(1, 16000), 16000, 48000)\n"
+            "from ans.data.pairs import PairDataset\n"
+            "from ans.runtime.resample import resample\n"
+            "y = resample(torch.ones(1, 16000).numpy(), 16000, 48000)\n"
             "f = FeatureExtractor().fbank(torch.zeros(1, 4800))\n"
             "print(first_bin_at(2000.0), tuple(y.shape), tuple(f.shape))\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

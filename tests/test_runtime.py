@@ -180,7 +180,7 @@ def test_file_beyond_full_scale_and_bad_input(tmp_path):
     with pytest.raises(AnsError, match="junk.wav"):
         enh.enhance_file(tmp_path / "junk.wav", tmp_path / "o3.wav")
     assert not (tmp_path / "o2.wav").exists() and not (tmp_path / "o3.wav").exists()
-    assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_memory_is_flat_in_length(tmp_path):

@@ -26,9 +26,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ans.audio import read_audio, resample
+from ans.audio import read_audio
 from ans.data.datamodule import VALID_EPOCH, SimDataModule, SimDataset
 from ans.errors import AnsError
+from ans.runtime.resample import resample
 from ans.signal_spec import REFERENCE
 
 log = logging.getLogger(__name__)
@@ -142,8 +143,7 @@ class PairDataset(Dataset):
         x, _ = read_audio(row["noisy"], start=start, frames=frames)
         s, _ = read_audio(row["clean"], start=start, frames=frames)
         m = min(x.size, s.size)
-        both = torch.from_numpy(np.stack([x[:m], s[:m]]))
-        both = resample(both, rate, self.rate)[:, : self.n]
+        both = torch.from_numpy(resample(np.stack([x[:m], s[:m]]), rate, self.rate)[:, : self.n])
         both = torch.nn.functional.pad(both, (0, self.n - both.shape[-1]))
         out = both.numpy().astype(np.float32)
         return out[0], out[1], rate

@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from ans.audio import write_audio
+from ans.audio import atomic_write_text, write_audio
 from ans.data.noises import coloured_noise
+from ans.runtime.resample import resample
 
 # (stored rate, source rate) cycled over speech files
 _SPEECH_RATES = ((48_000, 48_000), (16_000, 16_000), (16_000, 8_000), (8_000, 8_000))
@@ -153,11 +154,7 @@ def _entry(path: str, n: int, sr: int, source_rate: int, kind: str, speaker: str
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
 
 
 def make_toy_corpus(root: str | os.PathLike, seed: int = 0, n_speakers: int = 6,
@@ -185,7 +182,7 @@ def make_toy_corpus(root: str | os.PathLike, seed: int = 0, n_speakers: int = 6,
             k += 1
             x = _speech(rng, src, seconds, f0_mean, fscale)
             if sr != src:
-                x = signal.resample_poly(x, sr, src)
+                x = resample(x, src, sr)
             rel = f"speech/{spk}_{j:02d}.wav"
             write_audio(root / rel, x.astype(np.float32), sr)
             speech_rows.append(_entry(rel, x.size, sr, src, "speech", spk, None, splits[s]))

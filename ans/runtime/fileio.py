@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from ans.audio import atomic_target
 from ans.errors import AnsError, reason
 from ans.runtime.offline import READ_BLOCK
 from ans.runtime.resample import StreamResampler, output_length
@@ -97,44 +97,30 @@ def check_input(path: str | os.PathLike, max_bytes: int | None = None) -> None:
 def publish(dst: Path, y: np.ndarray | None, subtype: str, overwrite: bool, sr: int,
             write: Callable[[sf.SoundFile], None] | None = None) -> Path:
     """Write a complete temp file next to dst in the format its extension names, then move it
-    in; without overwrite a hard link makes the final step fail (instead of replacing) if
-    another run got there first. `write(f)`, when given, writes the blocks into the open temp
+    in (`ans.audio.atomic_target`); without overwrite the final step fails (instead of
+    replacing) if another run got there first. `write(f)`, when given, writes the blocks into the open temp
     file instead of `y`. OS and libsndfile errors (read-only folder, full disk, a file where a
     folder should be) become one AnsError line naming dst; the temp file never stays."""
     dst = Path(dst)
     fmt = output_format(dst)
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part{dst.suffix}")
     try:
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise AnsError("cannot write the output (a file is in the way of its folder)", dst) from None
-        with sf.SoundFile(tmp, "w", sr, 1, subtype=subtype, format=fmt) as f:
+        # the SoundFile closes before atomic_target moves the temp file in
+        with atomic_target(dst, overwrite) as tmp, sf.SoundFile(tmp, "w", sr, 1, subtype=subtype, format=fmt) as f:
             if write is not None:
                 write(f)
             else:
                 f.write(np.clip(y, -1.0, 1.0) if subtype != "FLOAT" else y)
-        if overwrite:
-            os.replace(tmp, dst)
-        else:
-            try:
-                os.link(tmp, dst)
-            except FileExistsError:
-                raise OutputExists("output exists (pass --overwrite to replace it)", dst) from None
-            except OSError:  # no hard links on this filesystem
-                if dst.exists():
-                    raise OutputExists("output exists (pass --overwrite to replace it)", dst) from None
-                os.replace(tmp, dst)
+    except FileExistsError:
+        raise OutputExists("output exists (pass --overwrite to replace it)", dst) from None
     except _WRITE_ERRORS as e:
         why = e.strerror if isinstance(e, OSError) and e.strerror else reason(e)
         if why.rstrip(".") == "System error":  # libsndfile's word for a failed write(2)
             why = "the system refused the write: disk full or file too large?"
         raise AnsError(f"cannot write the output ({why})", dst) from None
-    finally:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:  # e.g. the folder itself is gone or unreadable: nothing was left there
-            pass
     return dst
 
 
@@ -174,9 +160,9 @@ def scan(src: Path, name: str) -> tuple[int, int, float]:
 
 def enhance_file_blocks(enh, src: Path, dst: Path, overwrite: bool, subtype: str, max_bytes: int | None,
                         keep_rate: bool) -> Path:
-    """`enh.enhance_file` of both backends: `enh.engine()` (a FrameEngine) and, when it has one,
-    `enh.upsampler(sr, n_model)` (the resampler its `enhance` uses; soxr otherwise) in blocks, so
-    the file equals `enh.enhance` on the whole array in memory flat in the file's length."""
+    """`enh.enhance_file` of both backends: `enh.engine()` (a FrameEngine) and soxr's streaming
+    resampler in blocks, so the file equals `enh.enhance` on the whole array in memory flat in
+    the file's length."""
     check_target(src, dst, overwrite)
     check_input(src, max_bytes)
     name = str(src)
@@ -186,10 +172,9 @@ def enhance_file_blocks(enh, src: Path, dst: Path, overwrite: bool, subtype: str
     out_sr, n_out = (sr, n) if keep_rate else (rate, n_model)
     subtype = subtype_for(dst, subtype)
     scale = np.float32(peak) if peak > 1.0 else None  # beyond full scale: enhance at peak 1 (as enhance)
-    make_up = getattr(enh, "upsampler", None) or (lambda sr_in, total: StreamResampler(sr_in, rate, total))
 
     def write(f: sf.SoundFile) -> None:
-        up, eng = make_up(sr, n_model), enh.engine()
+        up, eng = StreamResampler(sr, rate, n_model), enh.engine()
         down = StreamResampler(rate, out_sr, n_out)
 
         def put(y: np.ndarray) -> None:
