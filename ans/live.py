@@ -1,10 +1,12 @@
 """Live noise suppression: microphone -> streaming student -> output device (PortAudio).
 
     python -m ans.live [--input DEV] [--output DEV] [--atten-lim-db DB] [--model DIR] [--blocksize N]
+                       [--rate HZ]
     python -m ans.live --list-devices
 
 Runs the torch-free streaming runtime (ans.runtime) inside the PortAudio callback of a duplex
-stream at 48 kHz: 40 ms algorithmic latency plus the device buffers. Prints, once a second,
+stream at the model's rate (48 kHz: 40 ms algorithmic latency plus the device buffers), or at
+`--rate` for devices that lack it (soxr in and out: 44.1 kHz adds 40 ms, docs/signal_path.md). Prints, once a second,
 the callbacks so far, xruns reported by PortAudio and callbacks that took longer than their
 own audio (late). To use it as a microphone in other apps, route the output to a virtual
 source (README: PipeWire `pw-loopback` / PulseAudio null sink).
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--atten-lim-db", type=float, default=None, help="at most this much attenuation (dB)")
     ap.add_argument("--model", default=None, help="an `ans-export` folder (default: the bundled student)")
     ap.add_argument("--blocksize", type=int, default=0, help="device block in samples (0: PortAudio's choice)")
+    ap.add_argument("--rate", type=int, default=None, help="device rate in Hz (default: the model's)")
     ap.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
     return ap
 
@@ -92,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     from ans.runtime.streaming import OnnxStreamingEnhancer
 
     try:
-        proc = LiveProcessor(OnnxStreamingEnhancer(args.model, atten_lim_db=args.atten_lim_db))
+        stream = OnnxStreamingEnhancer(args.model, atten_lim_db=args.atten_lim_db)
+        if args.rate:
+            stream = stream.at_rate(args.rate)
+        proc = LiveProcessor(stream)
     except AnsError as e:
         print(f"ans-live: {e}", file=sys.stderr)
         return 1
@@ -104,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     start = time.monotonic()
     with stream:
-        print(f"ans-live: {stream.device} at 48 kHz, latency in/out {stream.latency}; Ctrl-C stops", flush=True)
+        print(f"ans-live: {stream.device} at {proc.sr} Hz (+{1e3 * proc.stream.latency_samples / proc.sr:.0f} ms), latency in/out {stream.latency}; Ctrl-C stops", flush=True)
         try:
             while args.seconds is None or time.monotonic() - start < args.seconds:
                 time.sleep(1.0)

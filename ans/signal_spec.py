@@ -86,8 +86,10 @@ class SignalSpec:
         return self.frame + int(lookahead_frames) * self.hop
 
     def samples_at(self, n: int, sr: int) -> int:
-        """Samples at this rate for n samples at sr (same duration, rounded half up)."""
-        return int(math.floor(n * self.sample_rate / int(sr) + 0.5))
+        """Samples at this rate for n samples at sr (same duration, rounded half up: soxr's length)."""
+        from ans.runtime.resample import output_length
+
+        return output_length(n, int(sr), self.sample_rate)
 
     # -- storage ------------------------------------------------------------------------
     def to_dict(self) -> dict:

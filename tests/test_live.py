@@ -76,3 +76,21 @@ def test_help_without_portaudio():
     code = "import sys; sys.modules['sounddevice'] = None; from ans.live import main; main(['--list-devices'])"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1 and "ans[live]" in r.stderr
+
+
+def test_callback_at_a_device_rate():
+    """--rate 44100 (a device without 48 kHz): the callback equals offline keep_rate, late by
+    the stream's fixed latency; a rate ans refuses is one line."""
+    from ans.errors import AnsError
+
+    rng = np.random.default_rng(7)
+    x = (speech_like(1.5, 44_100) + 0.03 * rng.standard_normal(66_150)).astype(np.float32)
+    ref = OnnxEnhancer().enhance(x, 44_100, keep_rate=True)
+    proc = LiveProcessor(OnnxStreamingEnhancer().at_rate(44_100))
+    assert proc.sr == 44_100
+    y = fake_duplex(proc, x, [441, 512, 1024], rng)
+    lat = proc.stream.latency_samples
+    assert y.size == x.size and np.abs(y[:lat]).max() == 0.0
+    assert np.abs(y[lat:] - ref[:x.size - lat]).max() < 1e-5
+    with pytest.raises(AnsError, match="sample rate"):
+        OnnxStreamingEnhancer().at_rate(10)

@@ -237,3 +237,33 @@ def test_backend_choice_and_refusals(tmp_path, exported):
         load_enhancer(None, "onnx", device="cuda")
     with pytest.raises(AnsError, match="export.json"):
         OnnxModel(tmp_path)
+
+
+@pytest.mark.parametrize("sr", [16_000, 44_100])
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_streaming_at_the_input_rate(exported, torch_enh, backend, sr):
+    """`at_rate`: chunks at 16 / 44.1 kHz in and out (one-sample chunks included: soxr's
+    stream lags most then) equal offline keep_rate, a fixed `latency_samples` late."""
+    from ans.streaming import StreamingEnhancer
+
+    x = noisy(1.5, sr, seed=4)
+    ref = (OnnxEnhancer(exported) if backend == "onnx" else torch_enh).enhance(x, sr, keep_rate=True)
+    base = OnnxStreamingEnhancer(exported) if backend == "onnx" else StreamingEnhancer(STUDENT)
+    s = base.at_rate(sr)
+    assert s.sample_rate == sr and s.latency_samples > base.latency_samples * sr / SR
+    rng = np.random.default_rng(sr)
+    for _ in range(2):  # flush resets: a second stream gives the same output
+        outs, i = [], 0
+        while i < x.size:
+            n = 1 if i < 3000 else int(rng.choice([7, 160, 441, 1024, 4096]))
+            y = s.process(x[i:i + n])
+            assert y.size == min(n, x.size - i)
+            outs.append(y)
+            i += n
+        out = np.concatenate([*outs, s.flush()])
+        assert out.size == x.size + s.latency_samples
+        assert np.abs(out[:s.latency_samples]).max() == 0.0
+        assert np.abs(out[s.latency_samples:] - ref).max() < 1e-4
+    with pytest.raises(AnsError):
+        s.process(np.array(["a"]))
+    assert base.at_rate(SR).process(x[:100]).size == 100  # same rate: the stream itself

@@ -161,6 +161,13 @@ class HopStream:
         self._received += n
         return out
 
+    def at_rate(self, sample_rate: int):
+        """This stream driven at another rate (`ans.runtime.ratestream.RateStream`): chunks at
+        `sample_rate` in and out, equal to offline enhancement with keep_rate."""
+        from ans.runtime.ratestream import RateStream
+
+        return RateStream(self, sample_rate)
+
     def flush(self) -> np.ndarray:
         """End of stream: the last `latency_samples` of output (then the state is reset)."""
         out = np.empty(self.spec.frame, dtype=np.float32)
