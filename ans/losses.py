@@ -6,6 +6,10 @@ magnitude (`linear`, default), a log-compressed version of it (`log`), or 1 (`no
 weighting de-emphasises bins with little noisy energy, e.g. the empty upper band of
 upsampled 8/16 kHz material whose PSM values are noise.
 
+`suppress_weight` (asymmetric loss; 1 = symmetric): bins where the predicted mask is below the
+target (speech removed) cost suppress_weight^2 times as much as bins above it (noise left).
+Removed speech costs intelligibility (STOI) that a residual noise floor does not.
+
 `band_limit` (the remedy chosen in docs/training_data.md): bins above an item's measured speech
 bandwidth get no weight. For a band-limited talker the true PSM there is 0, but the network
 cannot know the talker was band-limited, so those bins would teach it "speech has no high band"
@@ -54,8 +58,11 @@ class MaskLoss(nn.Module):
     `sample_rate`: the model's (its spec's), which places the band limit on the bins."""
 
     def __init__(self, weighting: str = "linear", target: str = "psm", band_limit: bool = False,
-                 sample_rate: int = REFERENCE.sample_rate):
+                 sample_rate: int = REFERENCE.sample_rate, suppress_weight: float = 1.0):
         super().__init__()
+        if not suppress_weight >= 1.0:
+            raise ValueError(f"suppress_weight must be >= 1, got {suppress_weight!r}")
+        self.suppress_weight = float(suppress_weight)
         self.band_limit, self.sample_rate = bool(band_limit), int(sample_rate)
         if weighting not in WEIGHTINGS:
             raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
@@ -77,5 +84,8 @@ class MaskLoss(nn.Module):
             freqs = torch.arange(n_bins, device=w.device) * (self.sample_rate / (2 * (n_bins - 1)))
             bw = torch.as_tensor(bandwidth_hz, device=w.device, dtype=w.dtype).reshape(-1, 1, 1)
             w = w * (freqs <= bw)
-        per_frame = (w * (pred - target)).pow(2).sum(dim=-1)
+        err = pred - target
+        if self.suppress_weight != 1.0:  # under-estimated mask = speech removed
+            err = torch.where(err < 0, err * self.suppress_weight, err)
+        per_frame = (w * err).pow(2).sum(dim=-1)
         return per_frame.mean()

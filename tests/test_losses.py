@@ -62,3 +62,18 @@ def test_specaug_probability():
         hits += int(((y == 0).any(dim=(1, 2))).sum())
     # a freq mask has width 0 with probability 1/11, so touched samples ~ 0.6 * 10/11
     assert math.isclose(hits / 1000, 0.6 * 10 / 11, abs_tol=0.05)
+
+
+def test_suppress_weight_charges_removed_speech_more():
+    """Asymmetric loss: the same error costs suppress_weight^2 x below the target (speech
+    removed) and 1 x above it (noise left); 1 is the symmetric loss; < 1 is refused."""
+    torch.manual_seed(0)
+    target = torch.rand(2, 5, 9) * 0.5 + 0.25
+    mag = torch.rand(2, 5, 9) + 0.1
+    sym, asym = MaskLoss(weighting="none"), MaskLoss(weighting="none", suppress_weight=2.0)
+    below, above = target - 0.1, target + 0.1
+    assert torch.isclose(sym(below, target, mag), sym(above, target, mag))
+    assert torch.isclose(asym(above, target, mag), sym(above, target, mag))
+    assert torch.isclose(asym(below, target, mag), 4 * sym(below, target, mag))
+    with pytest.raises(ValueError, match="suppress_weight"):
+        MaskLoss(suppress_weight=0.5)

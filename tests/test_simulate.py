@@ -171,3 +171,30 @@ def test_small_split_borrows_babble_talkers_and_chains_them(tmp_path):
         talkers = item["meta"]["noise_id"].removeprefix("babble:").split("+")
         target = corpus.speech.speakers[corpus.speech.speaker[sim.speech_pool[0]]]
         assert len(talkers) >= 3 and target not in talkers
+
+
+def test_speed_perturbation_scales_pitch_tempo_and_band(toy):
+    """speed_perturb: the target talker played 1.25x faster has its harmonics 1.25x higher and
+    lasts 1/1.25 as long; the item says so (meta speed, bandwidth scaled); off by default,
+    and turning it off leaves every item as it was (the draw happens only when on)."""
+    corpus = Corpus(toy)
+    sim = Simulator(corpus, {"speed_perturb_prob": 1.0, "speed_perturb": [1.25, 1.25]}, "train")
+    sp = corpus.speech
+    i = int(next(j for j in sim.speech_pool if sp.source_rate[j] == 48000))
+    n = int(sp.duration[i] * SR)
+
+    def peak_hz(x):  # the strongest harmonic of the voice
+        return float(np.fft.rfftfreq(x.size, 1 / SR)[np.argmax(np.abs(np.fft.rfft(x)))])
+
+    x1, _ = sim._read(sp, i, 2 * n, 48000, np.random.default_rng(0), loop=False, speed=1.0)
+    x2, band = sim._read(sp, i, 2 * n, 48000, np.random.default_rng(0), loop=False, speed=1.25)
+    assert abs(x2.size * 1.25 - x1.size) <= 2  # the whole file, 1.25x shorter
+    assert abs(peak_hz(x2) / peak_hz(x1) - 1.25) < 0.02 and band == 48000
+    it = sim.item(0, 0, 0)
+    assert it["meta"]["speed"] == 1.25
+    assert it["meta"]["bandwidth_hz"] <= it["meta"]["source_rate"] / 2
+    off, base = Simulator(corpus, {"speed_perturb_prob": 0.0}, "train"), Simulator(corpus, None, "train")
+    assert torch.equal(off.item(3, 0, 1)["clean"], base.item(3, 0, 1)["clean"])
+    assert base.item(3, 0, 1)["meta"]["speed"] == 1.0
+    with pytest.raises(AnsError, match="speed_perturb"):
+        SimConfig.from_dict({"speed_perturb": [1.1, 0.9]})

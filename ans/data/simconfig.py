@@ -77,6 +77,8 @@ class SimConfig:
     active_rel_db: float = -40.0  # frame active: energy within this of the loudest frame
     active_abs_dbfs: float = -75.0  # ... and above this absolute level
     speech_tries: int = 8  # windows tried before taking the most active one
+    speed_perturb_prob: float = 0.0  # target talker played faster/slower (more voices from few)
+    speed_perturb: tuple = (0.9, 1.1)  # speed factor range (tempo and pitch together)
     chain_gap: tuple = (0.1, 0.4)  # pause between chained short files, s
     max_redraws: int = 32  # unreadable files tolerated in a row per draw
     resample_quality: str = "VHQ"  # python-soxr quality of the band-limiting resampler
@@ -120,6 +122,10 @@ class SimConfig:
             raise AnsError("simulation.babble_talkers must be [min, max] with 1 <= min <= max")
         if self.resample_quality not in ("QQ", "LQ", "MQ", "HQ", "VHQ"):
             raise AnsError("simulation.resample_quality must be one of QQ, LQ, MQ, HQ, VHQ")
+        lo, hi = self.speed_perturb
+        if not 0.5 <= lo <= hi <= 2.0 or not 0 <= self.speed_perturb_prob <= 1:
+            raise AnsError("simulation.speed_perturb must be [low, high] within 0.5..2 and "
+                           "speed_perturb_prob within 0..1")
         if self.segment_seconds <= 0:
             raise AnsError("simulation.segment_seconds must be > 0")
 

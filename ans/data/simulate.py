@@ -47,6 +47,7 @@ class Decisions:
     second_talker_db: float  # how far below the main talker (nan when absent)
     reverb: bool
     n_talkers: int  # babble talkers (0 for other categories)
+    speed: float = 1.0  # speed perturbation of the target talker (tempo and pitch x speed)
 
 
 def item_rngs(seed: int, epoch: int, index: int) -> tuple[np.random.Generator, np.random.Generator]:
@@ -71,7 +72,10 @@ def draw_decisions(rng: np.random.Generator, cfg: SimConfig) -> Decisions:
     reverb = bool(rng.random() < cfg.reverb_prob)
     n_talkers = int(rng.integers(cfg.babble_talkers[0], cfg.babble_talkers[1] + 1)) \
         if category == "babble" else 0
-    return Decisions(category, rate, band, snr, level, second, second_db, reverb, n_talkers)
+    speed = 1.0
+    if cfg.speed_perturb_prob > 0 and rng.random() < cfg.speed_perturb_prob:  # drawn only when on:
+        speed = float(rng.uniform(*cfg.speed_perturb))  # configs without it keep their items
+    return Decisions(category, rate, band, snr, level, second, second_db, reverb, n_talkers, speed)
 
 
 class Simulator:
@@ -126,9 +130,9 @@ class Simulator:
         d_rng, rng = item_rngs(seed, epoch, index)
         dec = draw_decisions(d_rng, self.cfg)
         skipped0 = self.corpus.skipped
-        clean, speech_i, band = self._target(rng, dec.rate)
+        clean, speech_i, band = self._target(rng, dec.rate, dec.speed)
         target_spk = int(self.corpus.speech.speaker[speech_i])
-        bandwidth = min(band / 2, float(self.corpus.speech.bandwidth_hz[speech_i]))
+        bandwidth = min(band / 2, float(self.corpus.speech.bandwidth_hz[speech_i]) * dec.speed)
         if dec.second_talker:
             other, _, _ = self._segment_from(rng, self._other_speaker(rng, target_spk), dec.rate)
             clean = clean + other * (rms(clean) / (rms(other) + 1e-12)) * 10 ** (-dec.second_talker_db / 20)
@@ -163,7 +167,7 @@ class Simulator:
                 "seed": int(seed), "epoch": int(epoch), "index": int(index),
                 "rate_drawn": dec.rate, "level_dbfs": 20 * math.log10(gain * rms(mix) + 1e-12),
                 "second_talker_db": dec.second_talker_db, "reverb": int(dec.reverb),
-                "n_talkers": dec.n_talkers, "skipped": self.corpus.skipped - skipped0}
+                "n_talkers": dec.n_talkers, "speed": dec.speed, "skipped": self.corpus.skipped - skipped0}
         return {"noisy": clean_t + noise_t, "clean": clean_t, "noise": noise_t, "meta": meta}
 
     # -- speech ------------------------------------------------------------------------------
@@ -209,10 +213,10 @@ class Simulator:
         thr = max(e.max() * 10 ** (self.cfg.active_rel_db / 10), 10 ** (self.cfg.active_abs_dbfs / 10))
         return float(np.mean(e > thr))
 
-    def _target(self, rng: np.random.Generator, rate: int) -> tuple[np.ndarray, int, int]:
+    def _target(self, rng: np.random.Generator, rate: int, speed: float = 1.0) -> tuple[np.ndarray, int, int]:
         best = None
         for _ in range(self.cfg.speech_tries):
-            x, i, band = self._segment_from(rng, self._draw_speech(rng, rate), rate)
+            x, i, band = self._segment_from(rng, self._draw_speech(rng, rate), rate, speed)
             frac = self._active_fraction(x)
             if frac >= self.cfg.min_active_fraction:
                 return x, i, band
@@ -222,15 +226,16 @@ class Simulator:
             raise AnsError(f"no speech-active segment found in split '{self.split}'", self.corpus.root)
         return best[1], best[2], best[3]
 
-    def _segment_from(self, rng: np.random.Generator, i: int, rate: int) -> tuple[np.ndarray, int, int]:
+    def _segment_from(self, rng: np.random.Generator, i: int, rate: int,
+                      speed: float = 1.0) -> tuple[np.ndarray, int, int]:
         """n samples at 48 kHz starting with file i; short files are chained with pauses by
         more files of the same speaker. Unreadable files are redrawn. Returns (x, first file,
-        band = highest effective source rate used)."""
+        band = highest effective source rate used). `speed`: every file played that much faster."""
         sp = self.corpus.speech
         spk = sp.speaker
         pieces, filled, band, first = [], 0, 0, None
         for _ in range(self.cfg.max_redraws):
-            got = self._read(sp, i, self.n - filled, rate, rng, loop=False)
+            got = self._read(sp, i, self.n - filled, rate, rng, loop=False, speed=speed)
             if got is not None:
                 x, b = got
                 if first is None:
@@ -257,12 +262,14 @@ class Simulator:
         return np.pad(x, (0, self.n - x.size)), first, band
 
     def _read(self, man: Manifest, i: int, n48: int, rate: int, rng: np.random.Generator,
-              loop: bool) -> tuple[np.ndarray, int] | None:
+              loop: bool, speed: float = 1.0) -> tuple[np.ndarray, int] | None:
         """Up to n48 samples (exactly n48 when loop) of file i from a random offset at 48 kHz,
-        band-limited to min(rate, source rate). None when the file is unusable."""
+        band-limited to min(rate, source rate). None when the file is unusable. `speed` != 1:
+        the file played at speed x its rate (Kaldi-style speed perturbation: tempo and pitch
+        scale together, so do the source's band edges; the channel's `rate` does not)."""
         sr = int(man.sample_rate[i])
-        band = min(int(rate), int(man.source_rate[i]), sr)
-        need = math.ceil(n48 * sr / self.rate) + 16
+        band = min(int(rate), round(int(man.source_rate[i]) * speed), round(sr * speed))
+        need = math.ceil(n48 * sr / (self.rate * speed)) + 16
         total = int(man.duration[i] * sr)
         start = int(rng.integers(0, total - need + 1)) if total > need else 0
         got = self.corpus.read(man, i, start, need if total > need else -1)
@@ -270,10 +277,10 @@ class Simulator:
             return None
         x, sr_file = got
         if sr_file != sr:  # manifest rate wrong: trust the file
-            sr, band = sr_file, min(band, sr_file)
+            sr, band = sr_file, min(band, round(sr_file * speed))
         if loop and x.size < need:
             x = np.resize(np.roll(x, int(rng.integers(x.size))), need)
-        y = bandlimit_to(x, sr, band, self.cfg)[:n48]
+        y = bandlimit_to(x, round(sr * speed), band, self.cfg)[:n48]
         if loop and y.size < n48:  # resampler rounding: wrap to the exact length
             y = np.resize(y, n48)
         return y, band
