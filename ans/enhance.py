@@ -63,7 +63,7 @@ from ans.runtime.fileio import (  # the one home of the file side; re-exported f
     publish,
     subtype_for,
 )
-from ans.runtime.resample import resample
+from ans.runtime.resample import fit_length, resample
 from ans.signal_spec import REFERENCE
 
 # torch, ans.checkpoint, ans.model and ans.features are imported inside Enhancer: the CLI's
@@ -223,7 +223,7 @@ class Enhancer:
         if keep_rate and int(sr) != self.sample_rate:
             y = resample(y, self.sample_rate, int(sr))
             n = check_waveform(x, sr, name).size
-            y = np.pad(y[:n], (0, max(0, n - y.size)))
+            y = fit_length(y, n)
         return y
 
     def _enhance(self, x: np.ndarray, sr: int, name: str) -> np.ndarray:

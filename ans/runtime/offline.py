@@ -123,7 +123,7 @@ class OnnxEnhancer:
     def enhance(self, x: np.ndarray, sr: int, name: str = "<array>", keep_rate: bool = False) -> np.ndarray:
         """Any-rate waveform -> enhanced float32 at the model's rate (or at `sr` with keep_rate), same duration."""
         from ans.audio import check_waveform
-        from ans.runtime.resample import output_length, resample
+        from ans.runtime.resample import fit_length, output_length, resample
 
         x = check_waveform(x, sr, name)
         if x.size == 0:
@@ -134,10 +134,10 @@ class OnnxEnhancer:
             x = x / np.float32(peak)
         rate = self.sample_rate
         n_out = max(1, output_length(x.size, sr, rate))
-        y = self.enhance_native(_fit(resample(x, sr, rate), n_out)) if np.any(x) \
+        y = self.enhance_native(fit_length(resample(x, sr, rate), n_out)) if np.any(x) \
             else np.zeros(n_out, dtype=np.float32)
         if keep_rate:
-            y = _fit(resample(y, rate, sr), x.size)
+            y = fit_length(resample(y, rate, sr), x.size)
         return _rescale(y, peak, name)
 
     def enhance_file(self, in_path: str | os.PathLike, out_path: str | os.PathLike, overwrite: bool = False,
@@ -151,11 +151,6 @@ class OnnxEnhancer:
         from ans.runtime.streaming import OnnxStreamingEnhancer
 
         return OnnxStreamingEnhancer(self.model, floor=self.floor)
-
-
-def _fit(y: np.ndarray, n: int) -> np.ndarray:
-    """Trim or zero-pad to n samples (resamplers round the length their own way)."""
-    return y[:n] if y.size >= n else np.concatenate([y, np.zeros(n - y.size, dtype=y.dtype)])
 
 
 def _rescale(y: np.ndarray, peak: float, name: str) -> np.ndarray:

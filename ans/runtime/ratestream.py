@@ -9,7 +9,7 @@ any chunk at `sample_rate` in, as many samples out, a fixed delay of `latency_sa
 to float rounding (soxr's streaming resampler gives its whole-array result; the model stream
 equals offline). soxr's stream hands out its output in blocks, so how far it lags its input
 varies between calls; the delay is set once to cover the largest lag (`soxr_max_lag`), which
-is why it is longer than the model's 40 ms: 16 kHz 113 ms, 44.1 kHz 80 ms (docs/streaming.md).
+is why it is longer than the model's 40 ms: 16 kHz 113 ms, 44.1 kHz 80 ms (docs/signal_path.md).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from functools import cache
 import numpy as np
 
 from ans.runtime.hopstream import _as_float32, check_chunk
-from ans.runtime.resample import QUALITY, output_length
+from ans.runtime.resample import QUALITY, fit_length, output_length, soxr_stream
 
 
 @cache
@@ -29,9 +29,7 @@ def soxr_max_lag(sr_from: int, sr_to: int, quality: str = QUALITY) -> float:
     feeding it one sample at a time for one second: output comes in blocks as soon as a block's
     input is in, so one-sample calls see every phase of the block cycle and the cycle repeats
     well within a second (largest seen: 8 -> 48 kHz, cycle 0.15 s). 0.04-0.3 s, once per rate pair."""
-    import soxr
-
-    rs = soxr.ResampleStream(sr_from, sr_to, 1, dtype="float32", quality=quality)
+    rs = soxr_stream(sr_from, sr_to, quality)
     one, lag = np.zeros(1, np.float32), 0.0
     for _ in range(sr_from):
         rs.resample_chunk(one)
@@ -44,14 +42,11 @@ class RateStream:
     `sample_rate`; the identity wrapper when the rates match."""
 
     def __init__(self, stream, sample_rate: int):
-        import soxr
-
         from ans.audio import check_waveform
 
         check_waveform(np.zeros(0, np.float32), sample_rate, "<stream>")  # a rate ans accepts, else one line
         self.stream, self.sample_rate = stream, int(sample_rate)
         self.model_rate = int(stream.sample_rate)
-        self._soxr = soxr
         if self.sample_rate == self.model_rate:
             self.latency_samples = int(stream.latency_samples)
         else:
@@ -67,13 +62,11 @@ class RateStream:
         self._received = 0
         if self.sample_rate == self.model_rate:
             return
-        mk = self._soxr.ResampleStream
-        self._up = mk(self.sample_rate, self.model_rate, 1, dtype="float32", quality=QUALITY)
-        self._down = mk(self.model_rate, self.sample_rate, 1, dtype="float32", quality=QUALITY)
+        self._up = soxr_stream(self.sample_rate, self.model_rate)
+        self._down = soxr_stream(self.model_rate, self.sample_rate)
         self._fed = 0  # samples given to the model stream
         self._skip = int(self.stream.latency_samples)  # the model stream's leading delay zeros
         self._fifo = np.zeros(self.latency_samples, np.float32)  # output owed, delay first
-        self._made = 0  # samples put in the fifo after the delay
 
     def _model(self, y: np.ndarray) -> None:
         """Samples at the model's rate -> the model stream -> the fifo at ours."""
@@ -84,8 +77,8 @@ class RateStream:
         self._push(self._down.resample_chunk(z[cut:]))
 
     def _push(self, y: np.ndarray) -> None:
-        self._made += y.size
-        self._fifo = np.concatenate([self._fifo, y]) if y.size else self._fifo
+        if y.size:
+            self._fifo = np.concatenate([self._fifo, y])
 
     def _pop(self, n: int) -> np.ndarray:
         if self._fifo.size < n:  # the delay covers soxr's largest lag: this is a bug, not bad input
@@ -107,13 +100,11 @@ class RateStream:
         if self.sample_rate == self.model_rate:
             return self.stream.flush()
         n_model = max(1, output_length(self._received, self.sample_rate, self.model_rate))
-        tail = self._up.resample_chunk(np.zeros(0, np.float32), last=True)[:max(0, n_model - self._fed)]
-        tail = np.concatenate([tail, np.zeros(max(0, n_model - self._fed - tail.size), np.float32)])
-        self._model(tail)  # the model hears exactly the offline path's n_model samples
+        tail = self._up.resample_chunk(np.zeros(0, np.float32), last=True)
+        self._model(fit_length(tail, max(0, n_model - self._fed)))  # the model hears exactly the offline path's n_model samples
         z = self.stream.flush()[self._skip:]
         self._push(self._down.resample_chunk(z, last=True))
         # everything returned = the delay + the offline output fitted to the input's length
-        out = self._fifo[:self.latency_samples]
-        out = np.pad(out, (0, self.latency_samples - out.size))
+        out = fit_length(self._fifo, self.latency_samples)
         self.reset()
         return out

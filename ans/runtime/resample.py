@@ -21,6 +21,18 @@ def output_length(n: int, sr_from: int, sr_to: int) -> int:
     return int(math.floor(n * sr_to / sr_from + 0.5))
 
 
+def fit_length(y: np.ndarray, n: int) -> np.ndarray:
+    """Trim or zero-pad to n samples (resamplers round the length their own way)."""
+    return y[:n] if y.size >= n else np.concatenate([y, np.zeros(n - y.size, dtype=y.dtype)])
+
+
+def soxr_stream(sr_from: int, sr_to: int, quality: str = QUALITY):
+    """soxr's mono float32 streaming resampler (`resample_chunk(x, last=)`, `delay()`)."""
+    import soxr
+
+    return soxr.ResampleStream(int(sr_from), int(sr_to), 1, dtype="float32", quality=quality)
+
+
 def resample(x: np.ndarray, sr_from: int, sr_to: int, quality: str = QUALITY) -> np.ndarray:
     """(n,) or (channels, n) float array at sr_from -> the same at sr_to, output_length samples;
     float64 stays float64 (metrics, simulation), anything else becomes float32; identity when
@@ -44,11 +56,7 @@ class StreamResampler:
 
     def __init__(self, sr_from: int, sr_to: int, total_out: int):
         self.total, self.done = total_out, 0
-        self._rs = None
-        if sr_from != sr_to:
-            import soxr
-
-            self._rs = soxr.ResampleStream(sr_from, sr_to, 1, dtype="float32", quality=QUALITY)
+        self._rs = soxr_stream(sr_from, sr_to) if sr_from != sr_to else None
 
     def _cap(self, y: np.ndarray) -> np.ndarray:
         y = y[:max(0, self.total - self.done)]
