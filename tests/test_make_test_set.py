@@ -99,6 +99,8 @@ def test_idempotent_force_and_reproducible(built, tmp_path):
 
 def test_benchmark_quick(tmp_path):
     """scripts/benchmark.py --quick runs every measurement and writes bench.json."""
+    from ans.runtime.model import OnnxModel
+
     res = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "benchmark.py"), "--quick", "--no-peers",
                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=240)
     assert res.returncode == 0, res.stderr[-2000:]
@@ -110,3 +112,11 @@ def test_benchmark_quick(tmp_path):
     assert r["simulator"]["x_realtime"] > 1
     assert r["train_step"]["teacher@1t"]["audio_s_per_s"] > 0 and r["train_step"]["student@1t"]["audio_s_per_s"] > 0
     assert "student offline RTF" in res.stdout and "streaming per 20 ms hop" in res.stdout
+    rt = r["runtime"]  # the torch-free runtime: ratio from interleaved rounds, and its floor
+    lo, hi = rt["stream_over_offline_range"]
+    assert rt["rounds"] == 3 and 0 < lo <= rt["stream_over_offline"] <= hi
+    kw = OnnxModel().meta["model_kwargs"]  # the floor's shapes are the bundled student's
+    h = kw["hidden"]
+    assert rt["weight_floor"]["weights"] == h * (kw["input_dim"] + 2 * kw["fsmn_depth"] * h + kw["output_dim"])
+    assert 0 < rt["weight_floor"]["ms_per_frame_in_64"] and 0 < rt["weight_floor"]["ms_one_frame"]
+    assert "floor: the weight reads alone per hop" in res.stdout
