@@ -52,13 +52,9 @@ class UniDeepFsmn(nn.Module):
         p = self.project(F.relu(self.linear(x)))
         return x + self.memory(p)
 
-    def step(self, x: torch.Tensor, cache: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One frame (B, D) with cache (B, N1-1, D) of past p -> (y (B, D), new cache)."""
-        p = self.project(F.relu(self.linear(x)))
-        window = torch.cat([cache, p.unsqueeze(1)], dim=1)  # oldest ... newest, N1 frames
-        kernel = self.conv1.weight[:, 0, :, 0].transpose(0, 1)  # (N1, D)
-        m = p + (window * kernel).sum(dim=1)
-        return x + m, window[:, 1:]
+    def kernel(self) -> torch.Tensor:
+        """The memory taps as (N1 + N2, D), oldest ... newest (the current frame is row N1 - 1)."""
+        return self.conv1.weight[:, 0, :, 0].transpose(0, 1)
 
 
 class DFSMN(nn.Module):
@@ -92,12 +88,20 @@ class DFSMN(nn.Module):
         """One feature frame (B, input_dim) -> (mask frame (B, output_dim), new cache)."""
         if not self.streamable:
             raise RuntimeError("frame-by-frame streaming needs rorder == 0 (a causal student)")
+        # Per layer y = x + p + sum_j k_j * window_j (window = the cached N1-1 past p's, then p).
+        # The past taps depend on the cache alone, so all layers' are summed first in one
+        # product; the cache then shifts once. Same math as a per-layer concat/slice, but the
+        # exported streaming graph has 80 nodes instead of 115 (its step 0.24 -> 0.16 ms; issue 15).
+        kernels = torch.stack([layer.kernel() for layer in self.deepfsmn])  # (depth, N1, D)
+        past = (cache * kernels[:, :-1]).sum(dim=2).unbind(1)  # depth x (B, D)
         x = F.relu(self.linear1(frame))
         new = []
         for i, layer in enumerate(self.deepfsmn):
-            x, c = layer.step(x, cache[:, i])
-            new.append(c)
-        return torch.sigmoid(self.linear2(x)), torch.stack(new, dim=1)
+            p = layer.project(F.relu(layer.linear(x)))
+            x = x + p * (1.0 + kernels[i, -1]) + past[i]
+            new.append(p)
+        new = torch.cat(new, dim=1).view(-1, len(new), 1, self.hidden)  # (B, depth, 1, D)
+        return torch.sigmoid(self.linear2(x)), torch.cat([cache[:, :, 1:], new], dim=2)
 
     def stepper(self) -> DfsmnStepper:
         """A fast frame-by-frame runner for inference (snapshots the current weights)."""
@@ -122,7 +126,7 @@ class DfsmnStepper:
         self.l2, self.b2 = w(model.linear2.linear), model.linear2.linear.bias.detach()
         self.layers = []
         for layer in model.deepfsmn:
-            kernel = layer.conv1.weight.detach()[:, 0, :, 0].t()  # (N1, D), oldest ... newest
+            kernel = layer.kernel().detach()  # (N1, D), oldest ... newest
             self.layers.append((w(layer.linear), layer.linear.bias.detach(), w(layer.project),
                                 kernel[:-1].contiguous(), (1.0 + kernel[-1]).contiguous()))
         self.past = model.lorder - 1
