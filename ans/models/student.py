@@ -95,13 +95,13 @@ class DFSMN(nn.Module):
         kernels = torch.stack([layer.kernel() for layer in self.deepfsmn])  # (depth, N1, D)
         past = (cache * kernels[:, :-1]).sum(dim=2).unbind(1)  # depth x (B, D)
         x = F.relu(self.linear1(frame))
-        new = []
+        ps = []
         for i, layer in enumerate(self.deepfsmn):
             p = layer.project(F.relu(layer.linear(x)))
             x = x + p * (1.0 + kernels[i, -1]) + past[i]
-            new.append(p)
-        new = torch.cat(new, dim=1).view(-1, len(new), 1, self.hidden)  # (B, depth, 1, D)
-        return torch.sigmoid(self.linear2(x)), torch.cat([cache[:, :, 1:], new], dim=2)
+            ps.append(p)
+        newest = torch.cat(ps, dim=1).view(-1, len(ps), 1, self.hidden)  # (B, depth, 1, D)
+        return torch.sigmoid(self.linear2(x)), torch.cat([cache[:, :, 1:], newest], dim=2)
 
     def stepper(self) -> DfsmnStepper:
         """A fast frame-by-frame runner for inference (snapshots the current weights)."""
